@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run Molecule from the collection root with the project's venv and a clean environment.
+# Usage: scripts/molecule.sh <molecule args>, e.g. scripts/molecule.sh test -s linux_base
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+"$ROOT/scripts/venv.sh"
+# shellcheck disable=SC1091
+source "$ROOT/.venv/bin/activate"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
+export MOLECULE_GLOB="molecule/*/molecule.yml"
+export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1
+exec molecule "$@"
