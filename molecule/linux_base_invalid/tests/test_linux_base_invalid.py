@@ -1,0 +1,16 @@
+"""After bad input was refused, a valid run on a container without NET_ADMIN skips the firewall cleanly."""
+
+from conftest import assert_running
+
+
+def test_firewall_skipped_not_half_applied(host):
+    assert host.run("nft list tables").rc != 0  # this container really cannot load rules
+    assert not host.file("/etc/systemd/system/foobar-webstack-firewall.service").exists
+    assert not host.file("/etc/foobar-webstack/nftables.nft").exists
+
+
+def test_rest_of_base_applied(host):
+    assert host.check_output("hostname") == "web1"
+    assert_running(host, "ssh")
+    settings = host.check_output("sshd -T")
+    assert "passwordauthentication yes" in settings and "permitrootlogin no" in settings
