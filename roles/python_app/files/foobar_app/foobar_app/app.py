@@ -1,0 +1,203 @@
+"""The foobar guestbook: a small WSGI app on MariaDB.
+
+GET  /               the page: messages from the database and a form to add one
+POST /               the form (CSRF token, length limits); redirects back to / (303)
+GET  /api/messages   the messages as JSON
+POST /api/messages   add a message from JSON {"name": ..., "message": ...} (201)
+GET  /healthz        200 when the database answers, 503 when it does not
+"""
+
+import hashlib
+import hmac
+import html
+import json
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from . import __version__
+from . import config as app_config
+from . import db
+
+NAME_MAX = 80
+MESSAGE_MAX = 500
+CSRF_COOKIE = "foobar_csrf"
+
+STATUS = {
+    200: "200 OK",
+    201: "201 Created",
+    303: "303 See Other",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    411: "411 Length Required",
+    413: "413 Content Too Large",
+    415: "415 Unsupported Media Type",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+
+
+class HttpError(Exception):
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def csrf_token(secret, nonce):
+    return hmac.new(secret, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def validate(name, message):
+    """Return (name, message) stripped, or raise HttpError(400)."""
+    if not isinstance(name, str) or not isinstance(message, str):
+        raise HttpError(400, "name and message must be text")
+    name, message = name.strip(), message.strip()
+    if not name or not message:
+        raise HttpError(400, "name and message are required")
+    if len(name) > NAME_MAX:
+        raise HttpError(400, f"name is longer than {NAME_MAX} characters")
+    if len(message) > MESSAGE_MAX:
+        raise HttpError(400, f"message is longer than {MESSAGE_MAX} characters")
+    return name, message
+
+
+class App:
+    def __init__(self, config=None):
+        self.config = config or app_config.load()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def read_body(self, environ):
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError as exc:
+            raise HttpError(400, "bad Content-Length") from exc
+        if length > self.config.max_body_bytes:
+            raise HttpError(413, f"request body larger than {self.config.max_body_bytes} bytes")
+        if length <= 0:
+            raise HttpError(411, "a request body with Content-Length is required")
+        return environ["wsgi.input"].read(length)
+
+    @staticmethod
+    def respond(start_response, status, body, content_type="text/html; charset=utf-8", headers=()):
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        start_response(
+            STATUS[status],
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", "no-store"),
+                *headers,
+            ],
+        )
+        return [data]
+
+    def page(self, nonce, error=""):
+        rows = db.list_messages(self.config, self.config.page_size)
+        items = "\n".join(
+            f'<li><strong>{html.escape(row["name"])}</strong> '
+            f'<span class="meta">{html.escape(str(row["created_at"]))}</span>'
+            f'<p>{html.escape(row["message"])}</p></li>'
+            for row in rows
+        )
+        token = csrf_token(self.config.secret_key, nonce)
+        err = f'<p class="error">{html.escape(error)}</p>' if error else ""
+        return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>foobar guestbook</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/style.css"></head>
+<body><h1>foobar guestbook</h1>
+<p class="meta">{len(rows)} messages from the database &middot; app {html.escape(__version__)}</p>
+{err}
+<form method="post" action="/">
+<input type="hidden" name="csrf_token" value="{token}">
+<label>Name <input name="name" maxlength="{NAME_MAX}" required></label>
+<label>Message <textarea name="message" maxlength="{MESSAGE_MAX}" required></textarea></label>
+<button type="submit">Sign</button>
+</form>
+<ul class="messages">
+{items}
+</ul></body></html>
+"""
+
+    # -- routes ----------------------------------------------------------------------------
+    def index(self, environ, start_response):
+        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        nonce = cookie[CSRF_COOKIE].value if CSRF_COOKIE in cookie else ""
+        headers = []
+        if not nonce or len(nonce) != 32:
+            nonce = secrets.token_hex(16)
+            headers.append(("Set-Cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; Secure; SameSite=Strict"))
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+            return self.respond(start_response, 200, self.page(nonce), headers=headers)
+        if environ["REQUEST_METHOD"] != "POST":
+            raise HttpError(405, "method not allowed")
+        form = parse_qs(self.read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
+        sent = form.get("csrf_token", [""])[0]
+        if CSRF_COOKIE not in cookie or not hmac.compare_digest(sent, csrf_token(self.config.secret_key, nonce)):
+            raise HttpError(403, "missing or invalid CSRF token")
+        name, message = validate(form.get("name", [""])[0], form.get("message", [""])[0])
+        db.add_message(self.config, name, message)
+        return self.respond(start_response, 303, "", headers=[("Location", "/")])
+
+    def api_messages(self, environ, start_response):
+        if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
+            rows = db.list_messages(self.config, self.config.page_size)
+            body = [
+                {"id": r["id"], "name": r["name"], "message": r["message"], "created_at": str(r["created_at"])}
+                for r in rows
+            ]
+            return self.respond(start_response, 200, json.dumps(body), "application/json")
+        if environ["REQUEST_METHOD"] != "POST":
+            raise HttpError(405, "method not allowed")
+        # JSON only: a cross-site form cannot send it without a CORS preflight.
+        if environ.get("CONTENT_TYPE", "").split(";")[0].strip() != "application/json":
+            raise HttpError(415, "Content-Type must be application/json")
+        try:
+            data = json.loads(self.read_body(environ))
+        except ValueError as exc:
+            raise HttpError(400, "body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise HttpError(400, "body must be a JSON object")
+        name, message = validate(data.get("name"), data.get("message"))
+        new_id = db.add_message(self.config, name, message)
+        return self.respond(
+            start_response, 201, json.dumps({"id": new_id, "name": name, "message": message}), "application/json"
+        )
+
+    def healthz(self, environ, start_response):
+        try:
+            healthy = db.ping(self.config)
+        except Exception:  # noqa: BLE001 - any database failure means unhealthy
+            healthy = False
+        if healthy:
+            return self.respond(start_response, 200, "ok\n", "text/plain; charset=utf-8")
+        return self.respond(start_response, 503, "database unavailable\n", "text/plain; charset=utf-8")
+
+    ROUTES = {"/": index, "/api/messages": api_messages, "/healthz": healthz}
+
+    def __call__(self, environ, start_response):
+        route = self.ROUTES.get(environ.get("PATH_INFO") or "/")
+        json_api = (environ.get("PATH_INFO") or "").startswith("/api/")
+        try:
+            if route is None:
+                raise HttpError(404, "not found")
+            return route(self, environ, start_response)
+        except HttpError as err:
+            if json_api:
+                return self.respond(start_response, err.status, json.dumps({"error": err.message}), "application/json")
+            body = f"<!doctype html><title>{err.status}</title><p>{html.escape(err.message)}</p>"
+            return self.respond(start_response, err.status, body)
+        except Exception:  # noqa: BLE001 - never leak a traceback to the client
+            environ["wsgi.errors"].write("foobar_app: unhandled error\n")
+            import traceback  # pylint: disable=import-outside-toplevel
+
+            traceback.print_exc(file=environ["wsgi.errors"])
+            return self.respond(start_response, 503, "service unavailable\n", "text/plain; charset=utf-8")
+
+
+def create_app():
+    """gunicorn entry point: `foobar_app.app:create_app()`."""
+    return App()

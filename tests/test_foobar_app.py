@@ -1,0 +1,134 @@
+"""The foobar sample app's request handling, with its database layer replaced by an in-memory list.
+
+The real app on real MariaDB behind Apache is tested in molecule/python_app; these tests pin the
+request rules (CSRF, limits, escaping, status codes) fast and without containers.
+"""
+
+import io
+import json
+import pathlib
+import sys
+from datetime import datetime
+from urllib.parse import urlencode
+
+import pytest
+
+# No __pycache__ inside the role's files: the role copies that directory to hosts.
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "roles/python_app/files/foobar_app"))
+
+from foobar_app import app as appmod  # noqa: E402
+from foobar_app import config as confmod  # noqa: E402
+
+
+class FakeDB:
+    def __init__(self):
+        self.rows = []
+        self.up = True
+
+    def list_messages(self, _config, limit):
+        return list(reversed(self.rows))[:limit]
+
+    def add_message(self, _config, name, message):
+        self.rows.append({"id": len(self.rows) + 1, "name": name, "message": message, "created_at": datetime(2026, 1, 1)})
+        return len(self.rows)
+
+    def ping(self, _config):
+        if not self.up:
+            raise OSError("down")
+        return True
+
+
+@pytest.fixture
+def client(monkeypatch, tmp_path):
+    ini = tmp_path / "app.ini"
+    ini.write_text("[app]\ndatabase_dsn = mysql://u:p%40ss@127.0.0.1:3306/foobar\nsecret_key = s3cret\nmax_body_bytes = 2048\n")
+    fake = FakeDB()
+    for name in ("list_messages", "add_message", "ping"):
+        monkeypatch.setattr(appmod.db, name, getattr(fake, name))
+    application = appmod.App(confmod.load(str(ini)))
+
+    def call(method, path, body=b"", content_type="application/x-www-form-urlencoded", cookie=""):
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type,
+            "HTTP_COOKIE": cookie,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": io.StringIO(),
+        }
+        result = {}
+
+        def start_response(status, headers):
+            result["status"] = int(status.split()[0])
+            result["headers"] = dict(headers)
+
+        result["body"] = b"".join(application(environ, start_response)).decode()
+        return result
+
+    call.db = fake
+    call.secret = b"s3cret"
+    return call
+
+
+def test_dsn_parsing_unquotes_password():
+    parsed = confmod.parse_dsn("mysql://app:p%40ss%2Fx@db.foobar.com:3307/shop")
+    assert parsed["db_password"] == "p@ss/x" and parsed["db_host"] == "db.foobar.com" and parsed["db_port"] == 3307
+
+
+def test_page_sets_csrf_cookie_and_lists_rows_escaped(client):
+    client.db.add_message(None, "<b>bob</b>", "<script>x</script>")
+    res = client("GET", "/")
+    assert res["status"] == 200
+    assert "foobar_csrf=" in res["headers"]["Set-Cookie"] and "HttpOnly" in res["headers"]["Set-Cookie"]
+    assert "&lt;script&gt;x&lt;/script&gt;" in res["body"] and "<script>x" not in res["body"]
+
+
+def test_form_post_needs_the_matching_token(client):
+    nonce = "a" * 32
+    good = appmod.csrf_token(client.secret, nonce)
+    form = urlencode({"csrf_token": good, "name": "Al", "message": "hi"}).encode()
+    assert client("POST", "/", form, cookie=f"foobar_csrf={nonce}")["status"] == 303
+    bad = urlencode({"csrf_token": "0" * 64, "name": "Al", "message": "hi"}).encode()
+    assert client("POST", "/", bad, cookie=f"foobar_csrf={nonce}")["status"] == 403
+    assert client("POST", "/", form)["status"] == 403  # no cookie
+    assert [r["message"] for r in client.db.rows] == ["hi"]
+
+
+@pytest.mark.parametrize(
+    "name,message,code",
+    [("", "x", 400), ("x", "   ", 400), ("n" * 81, "x", 400), ("x", "m" * 501, 400), ("n" * 80, "m" * 500, 201)],
+)
+def test_api_validates_fields(client, name, message, code):
+    body = json.dumps({"name": name, "message": message}).encode()
+    assert client("POST", "/api/messages", body, "application/json")["status"] == code
+
+
+def test_api_needs_json(client):
+    assert client("POST", "/api/messages", b"name=x", "application/x-www-form-urlencoded")["status"] == 415
+    assert client("POST", "/api/messages", b"[1]", "application/json")["status"] == 400
+    assert client("POST", "/api/messages", b"{", "application/json")["status"] == 400
+
+
+def test_body_limit(client):
+    body = json.dumps({"name": "x", "message": "y" * 3000}).encode()
+    assert client("POST", "/api/messages", body, "application/json")["status"] == 413
+
+
+def test_healthz_follows_the_database(client):
+    assert client("GET", "/healthz")["status"] == 200
+    client.db.up = False
+    assert client("GET", "/healthz")["status"] == 503
+
+
+def test_unknown_path_and_method(client):
+    assert client("GET", "/nope")["status"] == 404
+    assert client("DELETE", "/")["status"] == 405
+
+
+def test_migration_statements_split():
+    from foobar_app import migrate  # noqa: PLC0415
+
+    sql = (migrate.MIGRATIONS / "0001_create_messages.sql").read_text()
+    assert len(migrate.statements(sql)) == 1
