@@ -88,10 +88,10 @@ def test_templates_carry_ansible_managed(role):
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_role_is_converged_by_a_scenario_with_tests(role, root):
     """Some Molecule scenario applies the role (by FQCN) and has testinfra tests."""
-    covering = [
-        converge.parent.name
-        for converge in (root / "molecule").glob("*/converge.yml")
-        if re.search(rf"foobar\.webstack\.{role.name}\b", converge.read_text(encoding="utf-8"))
-        and list((converge.parent / "tests").glob("test_*.py"))
-    ]
+    covering = {
+        playbook.parent.name
+        for playbook in (root / "molecule").glob("*/*.yml")
+        if re.search(rf"foobar\.webstack\.{role.name}\b", playbook.read_text(encoding="utf-8"))
+        and list((playbook.parent / "tests").glob("test_*.py"))
+    }
     assert covering, f"no scenario with tests converges foobar.webstack.{role.name}"
