@@ -3,10 +3,13 @@
 # Idempotent: when the engine runs and the images are there it is a fast no-op.
 #
 # Images are built from Debian's own mirror with debootstrap and imported; nothing is pulled
-# from a registry. Each release is tagged twice:
-#   foobar-webstack/debian:<release>  what the scenarios use
-#   debian:<release>                  so an ordinary `FROM debian:<release>` Dockerfile builds offline
-#                                     (only when no image of that name exists already)
+# from a registry. Per release:
+#   foobar-webstack/debian-base:<release>  the debootstrap import (slow; built once)
+#   foobar-webstack/debian:<release>       base + this host's extra CA certificates and pip's trust
+#                                          setting, so apt and pip inside containers trust what the
+#                                          host trusts (seconds; rebuilt when those change)
+#   debian:<release>                       the same, so an ordinary `FROM debian:<release>` Dockerfile
+#                                          builds offline (only when no image of that name exists)
 #
 # Environment:
 #   WEBSTACK_RELEASES       releases to build (default "bookworm trixie")
@@ -16,6 +19,7 @@ set -euo pipefail
 
 RELEASES=${WEBSTACK_RELEASES:-"bookworm trixie"}
 IMAGE_REPO=foobar-webstack/debian
+BASE_REPO=foobar-webstack/debian-base
 # Packages every test image carries: Ansible needs python3 and sudo, Molecule boots systemd,
 # testinfra's socket checks need ss (iproute2).
 IMAGE_PACKAGES=python3,sudo,systemd,systemd-sysv,iproute2,ca-certificates
@@ -99,18 +103,54 @@ build_image() {
   rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/*.bin "$dir"/var/cache/apt/archives/*.deb
   # The container's apt sources point at the same mirror the image came from.
   printf 'deb %s %s main\n' "$mirror" "$release" >"$dir/etc/apt/sources.list"
-  log "importing $IMAGE_REPO:$release"
+  log "importing $BASE_REPO:$release"
   tar -C "$dir" -c . | docker import \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --change 'ENV container=docker' \
-    - "$IMAGE_REPO:$release" >/dev/null
+    - "$BASE_REPO:$release" >/dev/null
+}
+
+trust_files() {
+  # The host's extra CA certificates (a TLS-inspecting proxy's, a company CA).
+  find /usr/local/share/ca-certificates -maxdepth 2 -type f -name '*.crt' 2>/dev/null | sort
+}
+
+trust_hash() {
+  { echo "recipe 1"; trust_files | while read -r f; do sha256sum "$f"; done; } | sha256sum | cut -c1-16
+}
+
+build_trust_layer() {
+  local release=$1 want=$2 ctx
+  ctx=$(mktemp -d)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$ctx'" RETURN
+  mkdir -p "$ctx/ca"
+  trust_files | while read -r f; do cp "$f" "$ctx/ca/"; done
+  # pip inside a venv uses its own CA bundle unless told to use the system's.
+  printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' >"$ctx/pip.conf"
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM $BASE_REPO:$release
+COPY ca/ /usr/local/share/ca-certificates/
+COPY pip.conf /etc/pip.conf
+RUN update-ca-certificates >/dev/null
+LABEL org.foobar-webstack.trust=$want
+DOCKERFILE
+  log "building $IMAGE_REPO:$release (host trust $want)"
+  DOCKER_BUILDKIT=0 docker build -q -t "$IMAGE_REPO:$release" "$ctx" >/dev/null 2>"$ctx/build.err" \
+    || { cat "$ctx/build.err" >&2; die "docker build of $IMAGE_REPO:$release failed"; }
 }
 
 ensure_images() {
-  local release
+  local release want have
+  want=$(trust_hash)
   for release in $RELEASES; do
-    if [ "${WEBSTACK_REBUILD_IMAGES:-0}" = 1 ] || ! docker image inspect "$IMAGE_REPO:$release" >/dev/null 2>&1; then
+    if [ "${WEBSTACK_REBUILD_IMAGES:-0}" = 1 ] || ! docker image inspect "$BASE_REPO:$release" >/dev/null 2>&1; then
       build_image "$release"
+    fi
+    have=$(docker image inspect -f '{{ index .Config.Labels "org.foobar-webstack.trust" }}' "$IMAGE_REPO:$release" 2>/dev/null || true)
+    if [ "$have" != "$want" ] || [ "${WEBSTACK_REBUILD_IMAGES:-0}" = 1 ]; then
+      build_trust_layer "$release" "$want"
+      docker tag "$IMAGE_REPO:$release" "debian:$release"
     fi
     if ! docker image inspect "debian:$release" >/dev/null 2>&1; then
       docker tag "$IMAGE_REPO:$release" "debian:$release"
