@@ -152,7 +152,7 @@ def test_killed_app_is_restarted_by_systemd(host):
     assert host.check_output("systemctl show -p MainPID --value foobar-app.service") not in ("0", pid)
 
 
-def _app_copy(tmp_path, version, broken=False):
+def _app_copy(tmp_path, version, broken=False, bad_migration=False):
     dest = tmp_path / f"app-{version}"
     shutil.copytree(ROLE_APP, dest)
     init = dest / "foobar_app" / "__init__.py"
@@ -160,6 +160,8 @@ def _app_copy(tmp_path, version, broken=False):
     if broken:
         app = dest / "foobar_app" / "app.py"
         app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
+    if bad_migration:
+        (dest / "foobar_app" / "migrations" / "0099_broken.sql").write_text("ALTER TABLE no_such_table ADD COLUMN x INT;\n")
     return dest
 
 
@@ -192,11 +194,23 @@ def test_broken_release_rolls_back_automatically(host, tmp_path):
     proc = deploy(host, "1.2.0-broken", _app_copy(tmp_path, "1.2.0-broken", broken=True),
                   extra=["-e", "python_app_health_timeout=6"])
     assert proc.returncode != 0
-    assert "ROLLED BACK" in proc.stdout
+    assert "ROLLED BACK" in proc.stdout + proc.stderr  # ansible-core prints the failure on stderr
     assert current_release(host) == "/srv/foobar/releases/1.0.0"
     assert host.file("/srv/foobar/releases/1.2.0-broken").is_directory  # kept for analysis
     assert status(host, "/healthz") == "200"
     assert sql(host, "SELECT COUNT(*) FROM messages") == rows
+
+
+def test_failed_migration_leaves_the_running_release_untouched(host, tmp_path):
+    before = current_release(host)
+    rows = sql(host, "SELECT COUNT(*) FROM messages")
+    proc = deploy(host, "1.3.0-badmigration", _app_copy(tmp_path, "1.3.0-badmigration", bad_migration=True))
+    assert proc.returncode != 0
+    assert "Migrate | Run the migrations of the new release" in proc.stdout
+    assert current_release(host) == before
+    assert sql(host, "SELECT COUNT(*) FROM schema_migrations WHERE name = '0099_broken.sql'") == "0"
+    assert sql(host, "SELECT COUNT(*) FROM messages") == rows
+    assert status(host, "/healthz") == "200"
 
 
 def test_deploy_from_git(host):

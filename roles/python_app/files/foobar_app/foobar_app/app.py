@@ -107,7 +107,7 @@ class App:
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>foobar guestbook</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/style.css"></head>
+<link rel="stylesheet" href="/static/style.css?v={html.escape(__version__)}"></head>
 <body><h1>foobar guestbook</h1>
 <p class="meta">{len(rows)} messages from the database &middot; app {html.escape(__version__)}</p>
 {err}
