@@ -23,12 +23,18 @@ start=$SECONDS
 ansible-playbook playbooks/demo_up.yml
 ansible-playbook -i inventory/demo/hosts.yml site.yml
 converge=$((SECONDS - start))
-python3 "$ROOT/scripts/demo_check.py"
+python "$ROOT/scripts/demo_check.py"
 cat <<EOT
 
 The foobar.webstack demo is up (site.yml converged in ${converge} s).
-  Containers:  webstack-demo-web (web1), webstack-demo-dns (ns1), network webstack-demo
+
+  Open it:     https://www.foobar.com:8443/  after adding "127.0.0.1 www.foobar.com foobar.com"
+               to /etc/hosts (the certificate is self-signed: accept it), or from a shell:
+               curl -k --resolve www.foobar.com:8443:127.0.0.1 https://www.foobar.com:8443/
+  JSON API:    curl -k --resolve www.foobar.com:8443:127.0.0.1 https://www.foobar.com:8443/api/messages
+  DNS:         dig @127.0.0.1 -p 5353 www.foobar.com
+  Containers:  webstack-demo-web (web1: Apache, MariaDB, the app), webstack-demo-dns (ns1: BIND)
   Shell:       docker exec -it webstack-demo-web bash
-  SSH key:     .cache/demo/id_ed25519 (user demo)
+  Roll back:   ansible-playbook -i inventory/demo/hosts.yml playbooks/rollback.yml
   Tear down:   scripts/demo.sh --destroy
 EOT

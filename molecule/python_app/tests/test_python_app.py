@@ -74,6 +74,11 @@ def test_page_shows_rows_from_the_database(host):
     assert "foobar guestbook" in res.stdout
 
 
+def test_backend_does_not_show_in_headers(host):
+    headers = host.check_output(f"{CURL} -D - -o /dev/null {URL}/").lower()
+    assert "gunicorn" not in headers and re.search(r"^server: (?!apache\r?$)", headers, re.M) is None, headers
+
+
 def test_form_post_is_stored_and_shown(host):
     assert post_form(host, "Alice", "hello from the form") == "303"
     assert sql(host, "SELECT COUNT(*) FROM messages WHERE message = 'hello from the form'") == "1"
