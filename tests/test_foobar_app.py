@@ -127,6 +127,27 @@ def test_unknown_path_and_method(client):
     assert client("DELETE", "/")["status"] == 405
 
 
+@pytest.mark.parametrize(
+    "dsn,tls_off",
+    [
+        ("mysql://u:p@127.0.0.1:3306/foobar", True),
+        ("mysql://u:p@localhost/foobar", True),
+        ("mysql://u:p@[::1]:3306/foobar", True),
+        ("mysql://u:p@/foobar?socket=/run/mysqld/mysqld.sock", True),
+        ("mysql://u:p@10.0.0.5:3306/foobar", False),
+        ("mysql://u:p@db.foobar.com/foobar", False),
+    ],
+)
+def test_tls_is_off_only_for_local_connections(monkeypatch, dsn, tls_off):
+    from foobar_app import db  # noqa: PLC0415
+
+    seen = {}
+    monkeypatch.setattr(db.pymysql, "connect", lambda **kwargs: seen.update(kwargs))
+    fields = dict(confmod.parse_dsn(dsn), secret_key=b"k", max_body_bytes=1024, page_size=5)
+    db.connect(confmod.Config(**fields))
+    assert seen.get("ssl_disabled", False) is tls_off
+
+
 def test_migration_statements_split():
     from foobar_app import migrate  # noqa: PLC0415
 
