@@ -173,7 +173,7 @@ def bench_throughput(args, stamp):
         say("the demo is not up: running scripts/demo.sh")
         run([str(ROOT / "scripts" / "demo.sh")], timeout=3600)
     say(f"== throughput: wrk -t{args.threads} -c{args.connections} -d{args.duration}s against the demo "
-        f"(https://{SITE}:{port} on 127.0.0.1; Apache event MPM, gunicorn {'gthread'} behind it)")
+        f"(https://{SITE}:{port} on 127.0.0.1; Apache event MPM, gunicorn gthread behind it)")
     with tempfile.TemporaryDirectory() as tmp:
         hosts = pathlib.Path(tmp) / "hosts"
         hosts.write_text(pathlib.Path("/etc/hosts").read_text() + f"\n127.0.0.1 {SITE}\n")

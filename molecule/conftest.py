@@ -5,6 +5,12 @@ import os
 import re
 import subprocess
 
+import testinfra
+
+
+def scenario_host(name):
+    """The testinfra host of one instance of this scenario, by its inventory name."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def journal(host, unit, lines=40):

@@ -6,14 +6,12 @@ changes (update, absent) come after the checks of the converged state, and the l
 test converges again, so a re-run of `verify` starts from the same place.
 """
 
-import os
 import re
 from collections import namedtuple
 
 import pytest
-import testinfra
 
-from conftest import assert_check_mode_clean, assert_running, recap, run_playbook
+from conftest import assert_check_mode_clean, assert_running, recap, run_playbook, scenario_host
 
 NS = "webstack-dns-ns"
 WEB = "webstack-dns-web"
@@ -29,18 +27,14 @@ Answer = namedtuple("Answer", "name ttl type data")
 Reply = namedtuple("Reply", "status flags answers")
 
 
-def _host(name):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
-
-
 @pytest.fixture(scope="module")
 def ns():
-    return _host(NS)
+    return scenario_host(NS)
 
 
 @pytest.fixture(scope="module")
 def web():
-    return _host(WEB)
+    return scenario_host(WEB)
 
 
 def _addr(host, family):

@@ -9,7 +9,6 @@ site.yml (Molecule's idempotence step, which allows no change); the marker row m
 """
 
 import http.client
-import os
 import re
 import socket
 import ssl
@@ -19,18 +18,13 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-import testinfra
 
-from conftest import assert_check_mode_clean, assert_running
+from conftest import assert_check_mode_clean, assert_running, scenario_host
 
 WEB = "webstack-site-web"
 NS = "webstack-site-dns"
 SITE = "www.foobar.com"
 APEX = "foobar.com"
-
-
-def _host(name):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 def _ipv4(host):
@@ -39,12 +33,12 @@ def _ipv4(host):
 
 @pytest.fixture(scope="module")
 def web():
-    return _host(WEB)
+    return scenario_host(WEB)
 
 
 @pytest.fixture(scope="module")
 def ns():
-    return _host(NS)
+    return scenario_host(NS)
 
 
 @pytest.fixture(scope="module")
