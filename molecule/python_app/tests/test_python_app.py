@@ -5,7 +5,7 @@ import re
 import shutil
 import time
 
-from conftest import assert_check_mode_clean, assert_running, run_playbook
+from conftest import assert_check_mode_clean, assert_running, journal, run_playbook
 
 ROLE_APP = pathlib.Path(__file__).resolve().parents[3] / "roles" / "python_app" / "files" / "foobar_app"
 CURL = "curl -sk --max-time 10 --resolve www.foobar.com:443:127.0.0.1"
@@ -119,10 +119,16 @@ def test_oversized_body_refused(host):
 
 
 def test_json_api(host):
-    code = status(
-        host, "/api/messages", "-H 'Content-Type: application/json' -d '{\"name\": \"api\", \"message\": \"via json\"}'"
+    res = get(
+        host,
+        "/api/messages",
+        "-w '\\n%{http_code}' -H 'Content-Type: application/json' -d '{\"name\": \"api\", \"message\": \"via json\"}'",
     )
-    assert code == "201"
+    body, _, code = res.stdout.rpartition("\n")
+    assert code == "201", (
+        f"{code}: {body}\napache:\n{host.run('tail -n 20 /var/log/apache2/*error.log').stdout}"
+        f"\napp:\n{journal(host, 'foobar-app.service')}"
+    )
     body = get(host, "/api/messages").stdout
     assert '"message": "via json"' in body
 
