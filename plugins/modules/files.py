@@ -59,7 +59,7 @@ options:
         type: str
       tree:
         description:
-          - Action plugin only. A controller directory whose whole content goes under O(files[].path):
+          - Action plugin only. A controller directory whose whole content goes under O(files[].path), as
             a C(directory) entry for it and each subdirectory (mode 0755) and a C(file) entry for each
             file (O(files[].mode) C(preserve) keeps the controller's mode).
         type: str
