@@ -1,9 +1,10 @@
 """linux_base on a systemd container: what a converged host must do, checked by behaviour."""
 
+import re
 import socket
 import time
 
-from conftest import assert_check_mode_clean, assert_running
+from conftest import assert_check_mode_clean, assert_running, recap, run_playbook
 
 SSH_OPTS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=5"
 
@@ -127,6 +128,38 @@ def test_sysctl_and_journald(host):
     journald = host.check_output("systemd-analyze cat-config systemd/journald.conf")
     assert "SystemMaxUse=200M" in journald
     assert_running(host, "systemd-journald")
+
+
+HANDLERS = ("Check sshd config", "Reload sshd", "Reload firewall", "Apply sysctl settings", "Restart journald")
+
+
+def handlers_run(output):
+    """The handlers that acted: notified through one topic, the others print their banner and skip."""
+    acted = set()
+    for block in output.split("RUNNING HANDLER [foobar.webstack.linux_base : ")[1:]:
+        name, _, body = block.partition("]")
+        body = body.split("\n\n", 1)[0]  # the banner's own lines: one per host
+        if name in HANDLERS and re.search(r"^(ok|changed): ", body, re.M):
+            acted.add(name)
+    return acted
+
+
+def test_a_changed_file_reloads_only_its_service(host):
+    """All files are one task: the handlers must still act only for their own files."""
+    name = host.backend.get_hostname()
+    sshd_pid = host.check_output("systemctl show -P MainPID ssh")
+    proc = run_playbook("converge.yml", "-e", '{"linux_base_ssh_macs": ["hmac-sha2-512-etm@openssh.com"]}', limit=name)
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert recap(proc.stdout)[name]["changed"] == 2, proc.stdout[-4000:]  # the files task and the reload
+        assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
+        assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T")
+        assert host.check_output("systemctl show -P MainPID ssh") == sshd_pid  # reloaded, not restarted
+    finally:
+        proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
+    assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
 
 
 def test_check_mode_is_clean(host):
