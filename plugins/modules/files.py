@@ -241,6 +241,18 @@ class Applier:
         if mode is not None and not is_link:
             os.chmod(path, mode)
 
+    def enforce_attributes(self, entry, path, st, ids, mode, is_link=False):
+        """Owner, group and mode of an existing path whose content or target is already right."""
+        uid, gid, unknown = ids
+        if unknown:  # check mode, the owner or group is created by an earlier task of the run
+            self.record(path, {"owner/group": "current"}, {"owner/group": "new"}, entry)
+            return
+        differ = self.attributes_differ(st, uid, gid, mode, is_link=is_link)
+        if differ:
+            if not self.check:
+                self.set_attributes(path, uid, gid, mode, is_link=is_link)
+            self.record(path, {k: v[0] for k, v in differ.items()}, {k: v[1] for k, v in differ.items()}, entry)
+
     def record(self, path, before, after, entry, before_text=None, after_text=None):
         self.changed_paths.append(path)
         if not self.module._diff:
@@ -290,14 +302,7 @@ class Applier:
                 self.set_attributes(path, uid, gid, 0o755 if mode is None else mode)
             self.record(path, {"state": "absent"}, {"state": "directory"}, entry)
             return
-        if unknown:
-            self.record(path, {"owner/group": "current"}, {"owner/group": "new"}, entry)
-            return
-        differ = self.attributes_differ(st, uid, gid, mode)
-        if differ:
-            if not self.check:
-                self.set_attributes(path, uid, gid, mode)
-            self.record(path, {k: v[0] for k, v in differ.items()}, {k: v[1] for k, v in differ.items()}, entry)
+        self.enforce_attributes(entry, path, st, (uid, gid, unknown), mode)
 
     def apply_link(self, entry, path, st):
         target = entry["src"]
@@ -322,14 +327,7 @@ class Applier:
                     raise
             self.record(path, {"state": kind, "src": current}, {"state": "link", "src": target}, entry)
             return
-        if unknown:
-            self.record(path, {"owner/group": "current"}, {"owner/group": "new"}, entry)
-            return
-        differ = self.attributes_differ(st, uid, gid, None, is_link=True)
-        if differ:
-            if not self.check:
-                self.set_attributes(path, uid, gid, None, is_link=True)
-            self.record(path, {k: v[0] for k, v in differ.items()}, {k: v[1] for k, v in differ.items()}, entry)
+        self.enforce_attributes(entry, path, st, (uid, gid, unknown), None, is_link=True)
 
     def wanted_content(self, entry, path):
         if entry["content"] is not None and entry["content_base64"] is not None:
@@ -360,14 +358,7 @@ class Applier:
                 self.write(entry, path, data, uid, gid, new_mode)
             self.record(path, None, None, entry, before_text=self.text(current), after_text=self.text(data))
             return
-        if unknown:
-            self.record(path, {"owner/group": "current"}, {"owner/group": "new"}, entry)
-            return
-        differ = self.attributes_differ(st, uid, gid, mode)
-        if differ:
-            if not self.check:
-                self.set_attributes(path, uid, gid, mode)
-            self.record(path, {k: v[0] for k, v in differ.items()}, {k: v[1] for k, v in differ.items()}, entry)
+        self.enforce_attributes(entry, path, st, (uid, gid, unknown), mode)
 
     @staticmethod
     def new_symlink(target, path):
