@@ -16,6 +16,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
+from ansible_collections.foobar.webstack.plugins.modules.files import ENTRY_SPEC
 
 try:  # ansible-core 2.19+: template text read from disk must be marked trusted to be rendered.
     from ansible.template import trust_as_template
@@ -23,8 +24,8 @@ except ImportError:  # older cores trust every string
     def trust_as_template(value):
         return value
 
-MODULE_KEYS = {"path", "state", "content", "content_base64", "src", "owner", "group", "mode", "force",
-               "validate", "unsafe_writes", "diff"}
+# What an entry may carry for the module (its own argument spec) and what only the controller reads.
+MODULE_KEYS = set(ENTRY_SPEC)
 SOURCE_KEYS = {"template", "copy", "tree"}
 SKIPPED_IN_TREES = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache"}
 
