@@ -13,6 +13,12 @@ def scenario_host(name):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
+def host_address(host, family=4):
+    """The instance's global address of the given IP family on eth0 (the scenario network)."""
+    scope = " scope global" if family == 6 else ""
+    return host.check_output(f"ip -{family} -o addr show dev eth0{scope} | awk '{{print $4}}' | cut -d/ -f1 | head -n1")
+
+
 def journal(host, unit, lines=40):
     """The last lines of a unit's journal, for failure messages."""
     return host.run(f"journalctl -u {unit} --no-pager -n {lines}").stdout

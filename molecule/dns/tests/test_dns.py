@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import pytest
 
-from conftest import assert_check_mode_clean, assert_running, recap, run_playbook, scenario_host
+from conftest import assert_check_mode_clean, assert_running, host_address, recap, run_playbook, scenario_host
 
 NS = "webstack-dns-ns"
 WEB = "webstack-dns-web"
@@ -37,11 +37,6 @@ def web():
     return scenario_host(WEB)
 
 
-def _addr(host, family):
-    scope = " scope global" if family == 6 else ""
-    return host.check_output(f"ip -{family} -o addr show dev eth0{scope} | awk '{{print $4}}' | cut -d/ -f1 | head -n1")
-
-
 @pytest.fixture(scope="module")
 def tsig_secret(ns):
     return re.search(r'secret "([A-Za-z0-9+/=]+)";', ns.file(KEY_FILE).content_string).group(1)
@@ -49,12 +44,12 @@ def tsig_secret(ns):
 
 @pytest.fixture(scope="module")
 def web_ipv4(web):
-    return _addr(web, 4)
+    return host_address(web, 4)
 
 
 @pytest.fixture(scope="module")
 def web_ipv6(web):
-    address = _addr(web, 6)
+    address = host_address(web, 6)
     assert address, "the web container has no global IPv6 address (the scenario network enables IPv6)"
     return address
 
@@ -130,8 +125,8 @@ def test_soa_ns_and_glue(web, ns):
     mname, rname = values(soa, "SOA")[0].split()[:2]
     assert (mname, rname) == (f"ns1.{ZONE}.", f"hostmaster.{ZONE}.")
     assert values(dig(web, ZONE, "NS"), "NS") == [f"ns1.{ZONE}."]
-    assert values(dig(web, f"ns1.{ZONE}", "A"), "A") == [_addr(ns, 4)]
-    assert values(dig(web, f"ns1.{ZONE}", "AAAA"), "AAAA") == [_addr(ns, 6)]
+    assert values(dig(web, f"ns1.{ZONE}", "A"), "A") == [host_address(ns, 4)]
+    assert values(dig(web, f"ns1.{ZONE}", "AAAA"), "AAAA") == [host_address(ns, 6)]
 
 
 def test_apex_and_www_point_at_web_host(web, web_ipv4):
@@ -151,7 +146,7 @@ def test_aaaa_from_the_web_hosts_ipv6_address(web, web_ipv6):
 
 
 def test_query_over_ipv6_transport(web, ns, web_ipv4):
-    out = web.check_output(f"dig @{_addr(ns, 6)} +short +time=3 +tries=1 www.{ZONE} A")
+    out = web.check_output(f"dig @{host_address(ns, 6)} +short +time=3 +tries=1 www.{ZONE} A")
     assert out.split() == [web_ipv4]
 
 

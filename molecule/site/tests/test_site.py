@@ -19,16 +19,12 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from conftest import assert_check_mode_clean, assert_running, scenario_host
+from conftest import assert_check_mode_clean, assert_running, host_address, scenario_host
 
 WEB = "webstack-site-web"
 NS = "webstack-site-dns"
 SITE = "www.foobar.com"
 APEX = "foobar.com"
-
-
-def _ipv4(host):
-    return host.check_output("ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1 | head -n1")
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +39,12 @@ def ns():
 
 @pytest.fixture(scope="module")
 def web_ip(web):
-    return _ipv4(web)
+    return host_address(web)
 
 
 @pytest.fixture(scope="module")
 def ns_ip(ns):
-    return _ipv4(ns)
+    return host_address(ns)
 
 
 def resolve(ns_ip, name):
