@@ -1,9 +1,11 @@
 """The collection builds, installs from its tarball offline, and its playbooks resolve by FQCN."""
 
+import re
 import subprocess
 import tarfile
 
 import pytest
+import yaml
 
 
 def run(cmd, **kwargs):
@@ -28,6 +30,22 @@ def test_tarball_keeps_out_dev_files(tarball):
     leaked = [n for n in names if n.split("/")[0] in {".venv", ".cache", ".collections", "scripts", ".git", ".ci"}]
     assert not leaked, f"dev files in the tarball: {leaked[:10]}"
     assert not [n for n in names if "__pycache__" in n or n.endswith(".log")]
+    top = {n.split("/")[0] for n in names}
+    allowed = {"roles", "plugins", "playbooks", "meta", "docs", "changelogs", "README.md", "CHANGELOG.rst",
+               "MANIFEST.json", "FILES.json"}
+    assert top <= allowed, f"not roles, plugins, playbooks, meta or docs: {sorted(top - allowed)}"
+
+
+def test_galaxy_declares_every_collection_the_content_uses(root):
+    """Every collection named by FQCN in roles, playbooks and plugins is a dependency, and no more."""
+    used = set()
+    for path in [*(root / "roles").rglob("*.yml"), *(root / "playbooks").rglob("*.yml"), *(root / "plugins").rglob("*.py")]:
+        for namespace, name in re.findall(r"\b(ansible|community|containers)\.([a-z_]+)\.[a-z_]+", path.read_text(encoding="utf-8")):
+            if (namespace, name) != ("ansible", "builtin"):
+                used.add(f"{namespace}.{name}")
+    used -= {"ansible.module_utils", "ansible.plugins", "ansible.errors", "ansible.template"}
+    declared = set(yaml.safe_load((root / "galaxy.yml").read_text(encoding="utf-8"))["dependencies"])
+    assert used == declared, f"used, not declared: {sorted(used - declared)}; declared, not used: {sorted(declared - used)}"
 
 
 def test_tarball_installs_offline_and_resolves(tarball, tmp_path, root):

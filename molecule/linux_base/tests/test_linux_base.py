@@ -85,6 +85,8 @@ def test_firewall_ruleset_loaded(host):
     assert "tcp dport { 22, 80, 443, 8443 } accept" in ruleset
     assert "udp dport 53 accept" in ruleset
     assert 'iif "lo" accept' in ruleset
+    # The drop-in directory the service roles write to is included in the input chain.
+    assert f'include "{DROPINS}/*.nft"' in host.file("/etc/foobar-webstack/nftables.nft").content_string
 
 
 def _container_ip(host):
@@ -111,6 +113,36 @@ def test_firewall_default_deny_from_outside(host):
     assert _connects(ip, 22)
     assert not _connects(ip, 9999)
     host.run("pkill -f 'http.server 9999'")
+
+
+DROPINS = "/etc/foobar-webstack/nftables.d"
+CHECK = "/usr/local/sbin/foobar-webstack-firewall-check"
+
+
+def test_firewall_dropin_opens_a_port_and_a_bad_one_is_refused(host):
+    """A service role's drop-in, checked by the exported checker and loaded by a reload, opens its
+    port from outside; a broken drop-in is refused before it reaches the directory."""
+    ip = _container_ip(host)
+    dropin = f"{DROPINS}/90-test.nft"
+    host.run("timeout 60 python3 -m http.server 9998 >/dev/null 2>&1 &")
+    try:
+        for _ in range(20):
+            if host.run("ss -ltn 'sport = :9998' | grep -q 9998").rc == 0:
+                break
+            time.sleep(0.25)
+        assert not _connects(ip, 9998)
+        bad = host.run(f"echo 'tcp dport 9998 acept' > /root/bad.nft && {CHECK} /root/bad.nft {dropin}")
+        assert bad.rc == 1 and "Error" in bad.stderr, bad.stderr
+        assert host.run(f"{CHECK} /root/bad.nft /etc/passwd").rc == 2
+        good = host.run(f"echo 'tcp dport 9998 accept' > /root/good.nft && {CHECK} /root/good.nft {dropin}")
+        assert good.rc == 0, good.stderr
+        assert not host.file(dropin).exists  # the check stages a copy, it installs nothing
+        host.check_output(f"cp /root/good.nft {dropin} && systemctl reload foobar-webstack-firewall")
+        assert _connects(ip, 9998)
+    finally:
+        host.run(f"rm -f {dropin} && systemctl reload foobar-webstack-firewall")
+        host.run("pkill -f 'http.server 9998'")
+    assert not _connects(ip, 9998)
 
 
 def test_unattended_upgrades(host):
@@ -159,6 +191,23 @@ def test_a_changed_file_reloads_only_its_service(host):
         proc = run_playbook("converge.yml", limit=name)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
+    assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
+
+
+def test_tags_of_one_concern_write_only_its_files(host):
+    """--tags linux_base_ssh writes the sshd drop-in and no other concern's file (journald's here)."""
+    name = host.backend.get_hostname()
+    extra = '{"linux_base_ssh_macs": ["hmac-sha2-512-etm@openssh.com"], "linux_base_journald_system_max_use": "150M"}'
+    proc = run_playbook("converge.yml", "--tags", "linux_base_ssh", "-e", extra, limit=name)
+    try:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert recap(proc.stdout)[name]["changed"] == 2, proc.stdout[-4000:]  # the files task and the reload
+        assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
+        assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T")
+        assert "SystemMaxUse=200M" in host.file("/etc/systemd/journald.conf.d/60-foobar-webstack.conf").content_string
+    finally:
+        proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
     assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
 
 

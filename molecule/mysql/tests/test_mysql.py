@@ -203,6 +203,32 @@ def test_backup_restores_dropped_database(host):
     root_sql(host, "DROP TABLE foobar.restore_probe")
 
 
+def test_backup_dumps_the_databases_other_roles_list(host):
+    """A role that creates a database for itself lists it in the backup drop-in directory (exported
+    as mysql_server.backup_dropin_dir): the next backup dumps it too."""
+    root_sql(host, "CREATE DATABASE IF NOT EXISTS dropin_probe")
+    host.check_output("printf '# a role\\ndropin_probe\\n' > /etc/foobar-webstack/mysql-backup.d/probe.list")
+    try:
+        run_backup(host)
+        assert len(dumps(host, "dropin_probe")) == 1
+        assert dumps(host, "foobar")  # the role's own list still dumped
+    finally:
+        host.run("rm -f /etc/foobar-webstack/mysql-backup.d/probe.list")
+        host.run(f"rm -rf {BACKUP_DIR}/dropin_probe")
+        root_sql(host, "DROP DATABASE IF EXISTS dropin_probe")
+
+
+def test_backup_of_nothing_fails_loudly(host):
+    """The backup script with an empty list and no drop-ins fails (a backup of nothing is no success)."""
+    host.check_output(
+        "sed -e 's/^databases=(.*)$/databases=()/' -e 's#^dropins=.*#dropins=/nonexistent#' "
+        "/usr/local/sbin/foobar-webstack-mysql-backup > /root/backup-nothing && chmod 0700 /root/backup-nothing"
+    )
+    assert "databases=()" in host.file("/root/backup-nothing").content_string
+    res = host.run("/root/backup-nothing")
+    assert res.rc == 1 and "no database to dump" in res.stderr, (res.rc, res.stdout, res.stderr)
+
+
 def test_backup_retention_keeps_newest(host):
     runs = KEEP + 2
     out = host.check_output(

@@ -19,7 +19,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from conftest import assert_check_mode_clean, assert_running, host_address, scenario_host
+from conftest import assert_check_mode_clean, assert_running, host_address, journal, recap, run_playbook, scenario_host
 
 WEB = "webstack-site-web"
 NS = "webstack-site-dns"
@@ -95,8 +95,15 @@ def test_hosts_are_based(web, ns):
     rulesets = {name: host.check_output("nft list table inet foobar_webstack") for name, host in (("web", web), ("ns", ns))}
     for ruleset in rulesets.values():
         assert "policy drop" in ruleset
-    assert re.search(r"tcp dport \{ 22, 80, 443 \} accept", rulesets["web"]), rulesets["web"]
+    # The inventory lists no port: linux_base opens SSH, each service role its own port (a drop-in).
+    assert re.search(r"tcp dport 22 accept", rulesets["web"]), rulesets["web"]
+    assert re.search(r"tcp dport \{ 80, 443 \} accept", rulesets["web"]), rulesets["web"]
+    assert not re.search(r"dport 53", rulesets["web"]), rulesets["web"]
+    assert re.search(r"tcp dport 53 accept", rulesets["ns"]), rulesets["ns"]
     assert re.search(r"udp dport 53 accept", rulesets["ns"]), rulesets["ns"]
+    assert not re.search(r"dport \{ 80, 443 \}", rulesets["ns"]), rulesets["ns"]
+    assert web.file("/etc/foobar-webstack/nftables.d/50-apache.nft").exists
+    assert ns.file("/etc/foobar-webstack/nftables.d/50-dns_server.nft").exists
 
 
 def test_dns_points_the_domain_at_the_web_host(ns_ip, web_ip):
@@ -150,6 +157,50 @@ def test_app_config_is_private(web):
     config = web.file("/etc/foobar-app/app.ini")
     assert config.user == "root" and config.group == "foobar" and config.mode == 0o640
     assert not re.search(r"password\s*=", web.check_output("cat /etc/apache2/foobar-webstack/*.d/*.conf"))
+
+
+UPLOAD = 8 * 1024 * 1024
+
+
+@pytest.mark.parametrize("protocol", ["--http1.1", "--http2"])
+def test_upload_over_the_limit_gets_413(ns, web_ip, protocol):
+    """An 8 MiB body is refused with 413 over both protocols (curl of Debian 13 on the DNS host, which
+    takes an early answer to an unfinished HTTP/2 upload as HTTP/2 allows), and the site still answers."""
+    curl = f"curl -sk {protocol} --resolve {SITE}:443:{web_ip} -o /dev/null -w '%{{http_code}}'"
+    cmd = ns.run(f"head -c {UPLOAD} /dev/zero | tr '\\0' a | {curl} -X POST -H 'Content-Type: application/json' "
+                 f"--data-binary @- https://{SITE}/api/messages")
+    assert cmd.rc == 0 and cmd.stdout == "413", (cmd.rc, cmd.stdout, cmd.stderr)
+    nxt = ns.run(f"{curl} https://{SITE}/healthz")
+    assert nxt.stdout == "200", (nxt.rc, nxt.stdout, nxt.stderr)
+
+
+def test_app_database_is_backed_up_and_restored(web):
+    """The app's database is on the backup list with no inventory setting: write a row, run the backup
+    unit, drop the table, restore with the documented playbook, and the row is back."""
+    assert "foobar" in web.file("/etc/foobar-webstack/mysql-backup.d/foobar.list").content_string.split()
+    marker = f"backed up {uuid.uuid4().hex}"
+    sql(web, f"INSERT INTO messages (name, message) VALUES ('backup test', '{marker}')")
+    backup = web.run("systemctl start foobar-webstack-mysql-backup.service")
+    assert backup.rc == 0, journal(web, "foobar-webstack-mysql-backup")
+    dumps = web.check_output("ls /var/backups/mysql/foobar/").split()
+    assert dumps and all(d.startswith("foobar-") and d.endswith(".sql.gz") for d in dumps), dumps
+    sql(web, "DROP TABLE messages")
+    assert web.run("mariadb -N -B foobar -e 'SELECT 1 FROM messages LIMIT 1'").rc != 0
+    proc = run_playbook("../../playbooks/restore.yml", "-e", "mysql_restore_database=foobar", limit="web")
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert sql(web, f"SELECT COUNT(*) FROM messages WHERE message = '{marker}'") == "1"
+
+
+def test_limit_web_deploy_runs_alone(web):
+    """`site.yml --limit web`, the daily deploy of the web tier: the DNS play reads the DNS host's
+    address and key from the host itself, and the converged web host has nothing to change."""
+    proc = run_playbook("converge.yml", limit="web")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-4000:]
+    counts = recap(proc.stdout)
+    assert set(counts) == {WEB}, counts
+    assert counts[WEB]["changed"] == 0 and counts[WEB]["failed"] == 0, output[-6000:]
+    assert "Set the site's DNS records" in output
 
 
 def test_check_mode_is_clean(web, ns):

@@ -1,0 +1,37 @@
+"""foobar.webstack.nft_accept and invalid_networks: the rules service roles drop into linux_base's
+firewall (nft itself checks them on the test hosts: molecule/linux_base and molecule/site)."""
+
+import importlib.util
+import pathlib
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+_SPEC = importlib.util.spec_from_file_location("webstack_firewall_filter", ROOT / "plugins" / "filter" / "firewall.py")
+firewall = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(firewall)
+nft_accept = firewall.nft_accept
+
+
+def test_ports_open_to_everyone():
+    assert nft_accept({"tcp": [443, 80, 80]}) == "tcp dport { 80, 443 } accept\n"
+    assert nft_accept({"udp": [53], "tcp": [53]}) == "tcp dport 53 accept\nudp dport 53 accept\n"
+    assert nft_accept({"tcp": []}) == ""
+
+
+def test_sources_split_by_family():
+    rules = nft_accept({"tcp": [3306]}, ["10.0.0.0/24", "2001:db8::1", "10.0.1.5"])
+    assert rules == (
+        "ip saddr { 10.0.0.0/24, 10.0.1.5/32 } tcp dport 3306 accept\n"
+        "ip6 saddr 2001:db8::1/128 tcp dport 3306 accept\n"
+    )
+
+
+def test_bad_input_names_the_variable():
+    with pytest.raises(AnsibleFilterError, match="mysql_firewall_sources: '10.0.0.300'"):
+        nft_accept({"tcp": [3306]}, ["10.0.0.300"], "mysql_firewall_sources")
+    with pytest.raises(AnsibleFilterError, match="tcp or udp"):
+        nft_accept({"sctp": [1]})
+    assert firewall.invalid_networks(["10.0.0.1", "bogus", "::1", "10.0.0.0/33"]) == ["bogus", "10.0.0.0/33"]
+    assert firewall.invalid_networks("10.0.0.1") == ["10.0.0.1"]
