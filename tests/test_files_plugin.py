@@ -68,6 +68,35 @@ def test_check_mode_reports_without_writing(tmp_path):
     assert applier.diffs[2]["before"] == "old\n" and applier.diffs[2]["after"] == "new\n"
 
 
+def test_secret_content_never_in_a_diff(tmp_path):
+    """A secret entry's content is hidden from the diff even where diff is left on; a plain one shows."""
+    (tmp_path / "key").write_text("old-Zq81xv\n")
+    (tmp_path / "conf").write_text("old\n")
+    applier = apply([entry(path=str(tmp_path / "key"), content="new-Wy27kp\n", secret=True),
+                     entry(path=str(tmp_path / "conf"), content="new\n")])
+    assert applier.changed_paths == [str(tmp_path / "key"), str(tmp_path / "conf")]
+    text = repr(applier.diffs)
+    assert "Zq81xv" not in text and "Wy27kp" not in text and "(content hidden" in text
+    assert applier.diffs[1]["after"] == "new\n"
+
+
+def test_module_never_logs_its_arguments_on_the_host(monkeypatch):
+    """AnsibleModule logs every argument to the host's journal unless no_log: the contents would go there."""
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(files_module, "AnsibleModule", fake)
+    with pytest.raises(Stop):
+        files_module.main()
+    assert seen["no_log"] is True
+
+
 def test_mode_only_change_keeps_content(tmp_path):
     target = tmp_path / "f"
     target.write_text("same\n")
