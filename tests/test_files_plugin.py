@@ -211,3 +211,36 @@ def test_action_plugin_renders_copies_and_validates(tmp_path):
     refused = playbook(tmp_path)
     assert refused.returncode != 0 and "was not written" in refused.stdout + refused.stderr
     assert (out / "site.conf").read_text().endswith("port=80\n")
+
+
+def test_tree_copies_links_as_links_and_normalises_modes(tmp_path):
+    """A tree's symbolic links are copied as links, never followed (a link to a credentials file
+    stays a link, a linked directory is not dropped); preserved modes lose setuid and world-write; a
+    link out of the tree is refused with a message."""
+    if not (ROOT / ".collections" / "ansible_collections" / "foobar" / "webstack").exists():
+        pytest.skip("the collection link is made by scripts/venv.sh")
+    (tmp_path / "pb.yml").write_text(PLAYBOOK)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "site.conf.j2").write_text("port=1\n")
+    app = tmp_path / "files" / "app"
+    (app / "conf").mkdir(parents=True)
+    (app / "conf" / "settings.ini").write_text("[app]\n")
+    (app / "settings.ini").symlink_to("conf/settings.ini")
+    (app / "etc").symlink_to("conf")
+    (app / "tool").write_text("#!/bin/sh\n")
+    (app / "tool").chmod(0o4757)
+    first = playbook(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = tmp_path / "out" / "app"
+    assert (out / "settings.ini").is_symlink() and os.readlink(out / "settings.ini") == "conf/settings.ini"
+    assert (out / "etc").is_symlink() and os.readlink(out / "etc") == "conf"
+    assert stat.S_IMODE((out / "tool").stat().st_mode) == 0o755
+    assert changed(playbook(tmp_path)) == []
+
+    secret = tmp_path / "credentials"
+    secret.write_text("password=hunter2\n")
+    (app / "leak").symlink_to(secret)
+    refused = playbook(tmp_path)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "outside the tree" in output and "leak" in output, output
+    assert not (out / "leak").exists() and "hunter2" not in output

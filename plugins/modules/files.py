@@ -61,7 +61,10 @@ options:
         description:
           - Action plugin only. A controller directory whose whole content goes under O(files[].path), as
             a C(directory) entry for it and each subdirectory (mode 0755) and a C(file) entry for each
-            file (O(files[].mode) C(preserve) keeps the controller's mode).
+            file (O(files[].mode) C(preserve) keeps the controller's mode without its setuid, setgid,
+            sticky and world-write bits).
+          - Symbolic links are copied as the same links and never followed; a link that leads out of the
+            tree (absolute, or through C(..)) is refused with a message.
         type: str
       src:
         description: Target of a C(link) entry, written as given (it may be relative).
