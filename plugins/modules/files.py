@@ -101,14 +101,14 @@ options:
         default: true
       secret:
         description:
-          - V(true) marks the content as a secret (a key, a password file, an app's C(.env)): it never
+          - V(true) marks the content as a secret (a key, a password file, an app's C(.env)), so that it never
             appears in a diff, whatever O(files[].diff) says. Give the task C(no_log) as well, so that the
             controller's output hides the entry too.
         type: bool
         default: false
 notes:
-  - The module never logs its arguments on the host (they hold every file's content): the host's journal
-    gets no C(Invoked with) line from it, with or without C(no_log) on the task.
+  - The module never logs its arguments on the host, since they hold every file's content; the host's
+    journal gets no C(Invoked with) line from it, with or without C(no_log) on the task.
   - Runs as one module, so a task with many entries costs one round trip to the host.
   - A parent directory must exist or be created by an earlier entry; nothing is created implicitly
     except the parents of a C(directory) entry.
