@@ -74,7 +74,7 @@ def test_release_code_is_built_by_the_app_user_and_not_writable_by_it(host):
     cache = host.file("/var/cache/foobar-app")
     assert cache.user == "foobar" and cache.mode == 0o750
     assert host.run("find /var/cache/foobar-app -user foobar -type f | head -n 1").stdout.strip()
-    owners = host.check_output("find /srv/foobar/releases/1.0.0 -not -user root -printf '%p\\n' | head -n 5")
+    owners = host.check_output("find /srv/foobar/releases/1.0.0 /srv/foobar/venvs -not -user root -printf '%p\\n' | head -n 5")
     assert owners == "", owners
     for path in ("/srv/foobar/releases/1.0.0/venv/bin", "/srv/foobar/releases/1.0.0/foobar_app"):
         res = host.run(f"runuser -u foobar -- touch {path}/planted")
@@ -205,6 +205,11 @@ def test_deploy_new_version_keeps_rows(host, tmp_path):
     assert host.file("/srv/foobar/previous").linked_to == "/srv/foobar/releases/1.0.0"
     assert "app 1.1.0" in get(host, "/").stdout
     assert sql(host, "SELECT COUNT(*) FROM messages") == rows
+    # Same pinned requirements: the new release links the venv 1.0.0 was built with, pip never ran.
+    venv = host.file("/srv/foobar/releases/1.1.0/venv")
+    assert venv.is_symlink and venv.linked_to == host.file("/srv/foobar/releases/1.0.0/venv").linked_to
+    assert venv.linked_to.startswith("/srv/foobar/venvs/")
+    assert re.search(r"Install the pinned requirements into the venv\] \*+\s*skipping", proc.stdout), proc.stdout[-3000:]
 
 
 def test_rollback_returns_to_previous_release(host):
