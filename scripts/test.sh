@@ -5,7 +5,12 @@
 # Usage: scripts/test.sh                 everything
 #        scripts/test.sh linux_base ...  lint + pytest + only the named scenarios
 #        WEBSTACK_SKIP_MOLECULE=1 scripts/test.sh   lint + pytest only
-# Each Molecule scenario's full log goes to .cache/test-logs/<scenario>.log; a failure prints its tail.
+#        WEBSTACK_TEST_JOBS=1 scripts/test.sh       one scenario at a time (default: sized from the
+#                                                    machine's cores and memory, 2 on 2 cores)
+# Scenarios share nothing (their own containers, networks and apt caches), so they run side by side,
+# the longest first. Each scenario's full log goes to .cache/test-logs/<scenario>.log, every line
+# stamped with the seconds since the scenario started; a failure prints its tail. At the end the
+# suite prints where the time went (scripts/test_report.py).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +23,19 @@ passed=0
 failed=0
 failures=()
 
+record() {
+  # record NAME RC SECONDS: count one finished step of the suite.
+  local name=$1 rc=$2 took=$3
+  if [ "$rc" -eq 0 ]; then
+    passed=$((passed + 1))
+    printf '=== %s: ok (%d s)\n' "$name" "$took"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf '=== %s: FAILED rc=%d (%d s)\n' "$name" "$rc" "$took"
+  fi
+}
+
 step() {
   # step NAME COMMAND...: run, time and count one step of the suite.
   local name=$1 t0=$SECONDS rc
@@ -25,30 +43,78 @@ step() {
   printf '\n=== %s\n' "$name"
   "$@"
   rc=$?
-  if [ "$rc" -eq 0 ]; then
-    passed=$((passed + 1))
-    printf '=== %s: ok (%d s)\n' "$name" $((SECONDS - t0))
-  else
-    failed=$((failed + 1))
-    failures+=("$name")
-    printf '=== %s: FAILED rc=%d (%d s)\n' "$name" "$rc" $((SECONDS - t0))
-  fi
+  record "$name" "$rc" $((SECONDS - t0))
   return 0
 }
 
 molecule_scenario() {
+  # One scenario, its output stamped into its own log; the exit code is molecule's.
   local scenario=$1 log=$LOGS/$1.log
   if ! compgen -G "molecule/$scenario/tests/test_*.py" >/dev/null; then
-    echo "molecule/$scenario has no tests/test_*.py: a scenario without tests proves nothing"
+    echo "molecule/$scenario has no tests/test_*.py: a scenario without tests proves nothing" >"$log"
     return 1
   fi
-  if ./scripts/molecule.sh test -s "$scenario" >"$log" 2>&1; then
-    grep -E '^=+ .*(passed|failed).* in ' "$log" | tail -n 1
-    return 0
+  ./scripts/molecule.sh test -s "$scenario" 2>&1 | python "$ROOT/scripts/test_report.py" --stamp >"$log"
+  return "${PIPESTATUS[0]}"
+}
+
+scenario_result() {
+  # Print what one finished scenario said: its test summary, or on failure the tail of its log.
+  local scenario=$1 rc=$2 log=$LOGS/$1.log
+  if [ "$rc" -eq 0 ]; then
+    grep -E '^\[ *[0-9.]+\] =+ .*(passed|failed).* in ' "$log" | tail -n 1 | sed 's/^\[ *[0-9.]*\] //'
+  else
+    tail -n 80 "$log"
+    echo "(full log: $log)"
   fi
-  tail -n 80 "$log"
-  echo "(full log: $log)"
-  return 1
+}
+
+# Slowest first, so that the last ones to start are short (seconds measured on this machine kind).
+scenario_weight() {
+  case $1 in
+    python_app) echo 600 ;; site) echo 320 ;; dns) echo 170 ;; linux_base) echo 200 ;; mysql) echo 140 ;;
+    apache) echo 90 ;; apache_invalid) echo 60 ;; linux_base_invalid) echo 50 ;; site_invalid) echo 40 ;;
+    *) echo 30 ;;
+  esac
+}
+
+default_jobs() {
+  # One scenario per core, at most one per 3 GiB of memory (a scenario's containers use well under 1).
+  local cores mem
+  cores=$(nproc 2>/dev/null || echo 1)
+  mem=$(awk '/^MemTotal:/ {print int($2 / 1048576 / 3)}' /proc/meminfo 2>/dev/null || echo 1)
+  [ "$mem" -ge 1 ] || mem=1
+  echo $((cores < mem ? cores : mem))
+}
+
+run_scenarios() {
+  local jobs=$1 scenario pid rc running=0
+  shift
+  declare -A names starts
+  for scenario in "$@"; do
+    while [ "$running" -ge "$jobs" ]; do
+      wait -n -p pid
+      rc=$?
+      running=$((running - 1))
+      printf '\n=== molecule %s\n' "${names[$pid]}"
+      scenario_result "${names[$pid]}" "$rc"
+      record "molecule ${names[$pid]}" "$rc" $((SECONDS - starts[$pid]))
+    done
+    molecule_scenario "$scenario" &
+    pid=$!
+    names[$pid]=$scenario
+    starts[$pid]=$SECONDS
+    running=$((running + 1))
+    printf '=== started molecule %s\n' "$scenario"
+  done
+  while [ "$running" -gt 0 ]; do
+    wait -n -p pid
+    rc=$?
+    running=$((running - 1))
+    printf '\n=== molecule %s\n' "${names[$pid]}"
+    scenario_result "${names[$pid]}" "$rc"
+    record "molecule ${names[$pid]}" "$rc" $((SECONDS - starts[$pid]))
+  done
 }
 
 scripts/venv.sh || exit 1
@@ -66,11 +132,17 @@ if [ "${WEBSTACK_SKIP_MOLECULE:-0}" != 1 ]; then
   if [ $# -gt 0 ]; then
     scenarios=("$@")
   else
-    mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename | sort)
+    mapfile -t scenarios < <(find molecule -mindepth 2 -maxdepth 2 -name molecule.yml -printf '%h\n' | xargs -n1 basename)
   fi
-  for scenario in "${scenarios[@]}"; do
-    step "molecule $scenario" molecule_scenario "$scenario"
-  done
+  mapfile -t scenarios < <(for s in "${scenarios[@]}"; do printf '%s %s\n' "$(scenario_weight "$s")" "$s"; done | sort -rn | cut -d' ' -f2)
+  jobs=${WEBSTACK_TEST_JOBS:-$(default_jobs)}
+  printf '\n=== %d scenarios, %d side by side: %s\n' "${#scenarios[@]}" "$jobs" "${scenarios[*]}"
+  t0=$SECONDS
+  run_scenarios "$jobs" "${scenarios[@]}"
+  printf '=== scenarios finished in %d s\n' $((SECONDS - t0))
+  logs=()
+  for scenario in "${scenarios[@]}"; do logs+=("$LOGS/$scenario.log"); done
+  python scripts/test_report.py "${logs[@]}"
 fi
 
 printf '\n=== suite finished in %d s\n' $((SECONDS - START))

@@ -68,6 +68,35 @@ def test_check_mode_reports_without_writing(tmp_path):
     assert applier.diffs[2]["before"] == "old\n" and applier.diffs[2]["after"] == "new\n"
 
 
+def test_secret_content_never_in_a_diff(tmp_path):
+    """A secret entry's content is hidden from the diff even where diff is left on; a plain one shows."""
+    (tmp_path / "key").write_text("old-Zq81xv\n")
+    (tmp_path / "conf").write_text("old\n")
+    applier = apply([entry(path=str(tmp_path / "key"), content="new-Wy27kp\n", secret=True),
+                     entry(path=str(tmp_path / "conf"), content="new\n")])
+    assert applier.changed_paths == [str(tmp_path / "key"), str(tmp_path / "conf")]
+    text = repr(applier.diffs)
+    assert "Zq81xv" not in text and "Wy27kp" not in text and "(content hidden" in text
+    assert applier.diffs[1]["after"] == "new\n"
+
+
+def test_module_never_logs_its_arguments_on_the_host(monkeypatch):
+    """AnsibleModule logs every argument to the host's journal unless no_log: the contents would go there."""
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(files_module, "AnsibleModule", fake)
+    with pytest.raises(Stop):
+        files_module.main()
+    assert seen["no_log"] is True
+
+
 def test_mode_only_change_keeps_content(tmp_path):
     target = tmp_path / "f"
     target.write_text("same\n")
@@ -182,3 +211,36 @@ def test_action_plugin_renders_copies_and_validates(tmp_path):
     refused = playbook(tmp_path)
     assert refused.returncode != 0 and "was not written" in refused.stdout + refused.stderr
     assert (out / "site.conf").read_text().endswith("port=80\n")
+
+
+def test_tree_copies_links_as_links_and_normalises_modes(tmp_path):
+    """A tree's symbolic links are copied as links, never followed (a link to a credentials file
+    stays a link, a linked directory is not dropped); preserved modes lose setuid and world-write; a
+    link out of the tree is refused with a message."""
+    if not (ROOT / ".collections" / "ansible_collections" / "foobar" / "webstack").exists():
+        pytest.skip("the collection link is made by scripts/venv.sh")
+    (tmp_path / "pb.yml").write_text(PLAYBOOK)
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "site.conf.j2").write_text("port=1\n")
+    app = tmp_path / "files" / "app"
+    (app / "conf").mkdir(parents=True)
+    (app / "conf" / "settings.ini").write_text("[app]\n")
+    (app / "settings.ini").symlink_to("conf/settings.ini")
+    (app / "etc").symlink_to("conf")
+    (app / "tool").write_text("#!/bin/sh\n")
+    (app / "tool").chmod(0o4757)
+    first = playbook(tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    out = tmp_path / "out" / "app"
+    assert (out / "settings.ini").is_symlink() and os.readlink(out / "settings.ini") == "conf/settings.ini"
+    assert (out / "etc").is_symlink() and os.readlink(out / "etc") == "conf"
+    assert stat.S_IMODE((out / "tool").stat().st_mode) == 0o755
+    assert changed(playbook(tmp_path)) == []
+
+    secret = tmp_path / "credentials"
+    secret.write_text("password=hunter2\n")
+    (app / "leak").symlink_to(secret)
+    refused = playbook(tmp_path)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "outside the tree" in output and "leak" in output, output
+    assert not (out / "leak").exists() and "hunter2" not in output

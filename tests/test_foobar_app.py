@@ -48,8 +48,9 @@ def client(monkeypatch, tmp_path):
         monkeypatch.setattr(appmod.db, name, getattr(fake, name))
     application = appmod.App(confmod.load(str(ini)))
 
-    def call(method, path, body=b"", content_type="application/x-www-form-urlencoded", cookie=""):
+    def call(method, path, body=b"", content_type="application/x-www-form-urlencoded", cookie="", https=False):
         environ = {
+            **({"HTTP_X_FORWARDED_PROTO": "https"} if https else {}),
             "REQUEST_METHOD": method,
             "PATH_INFO": path,
             "CONTENT_LENGTH": str(len(body)),
@@ -94,6 +95,30 @@ def test_form_post_needs_the_matching_token(client):
     assert client("POST", "/", bad, cookie=f"foobar_csrf={nonce}")["status"] == 403
     assert client("POST", "/", form)["status"] == 403  # no cookie
     assert [r["message"] for r in client.db.rows] == ["hi"]
+
+
+def test_an_odd_cookie_of_another_app_does_not_break_the_form(client):
+    """SimpleCookie gave up at x={"a":1} and the form answered 403 to everyone who had that cookie."""
+    nonce = "b" * 32
+    form = urlencode({"csrf_token": appmod.csrf_token(client.secret, nonce), "name": "Al", "message": "odd"}).encode()
+    for cookie in (f'x={{"a":1}}; foobar_csrf={nonce}', f'foobar_csrf={nonce}; x={{"a":1}}',
+                   f'junk; =x; a b=c; foobar_csrf="{nonce}"'):
+        assert client("POST", "/", form, cookie=cookie)["status"] == 303, cookie
+    assert appmod.read_cookies('x={"a":1}; y=2') == {"x": '{"a":1}', "y": "2"}
+
+
+def test_csrf_cookie_is_host_prefixed_over_https(client):
+    res = client("GET", "/", https=True)
+    set_cookie = res["headers"]["Set-Cookie"]
+    assert set_cookie.startswith("__Host-foobar_csrf=") and "; Secure" in set_cookie and "Path=/" in set_cookie
+    assert "Domain" not in set_cookie
+    nonce = set_cookie.split("=", 1)[1].split(";", 1)[0]
+    form = urlencode({"csrf_token": appmod.csrf_token(client.secret, nonce), "name": "Al", "message": "tls"}).encode()
+    assert client("POST", "/", form, cookie=f"__Host-foobar_csrf={nonce}", https=True)["status"] == 303
+    # Over HTTPS the unprefixed cookie (settable by any host of the domain) is not accepted.
+    assert client("POST", "/", form, cookie=f"foobar_csrf={nonce}", https=True)["status"] == 403
+    # Over plain HTTP (apache_https_redirect: false) the cookie is not marked Secure, or browsers would drop it.
+    assert "Secure" not in client("GET", "/")["headers"]["Set-Cookie"]
 
 
 @pytest.mark.parametrize(

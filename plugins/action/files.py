@@ -96,8 +96,26 @@ class ActionModule(ActionBase):
         with open(local, "rb") as handle:
             data = handle.read()
         if base.get("mode") == "preserve":
-            base = dict(base, mode="%04o" % stat.S_IMODE(os.stat(local).st_mode))
+            # The controller's mode without setuid, setgid, sticky and world-write bits: a tree copied
+            # from a checkout must not plant a setuid binary or a file anyone may change. An entry
+            # that wants such a bit names its mode.
+            base = dict(base, mode="%04o" % (stat.S_IMODE(os.stat(local).st_mode) & ~0o7002))
         return self._with_content(base, data)
+
+    @staticmethod
+    def _tree_link(top, local_dir, current, name, dest_dir, dir_base):
+        """A symbolic link inside a tree, copied as the same link, never followed. A link that leads
+        out of the tree (absolute, or through ..) is refused: on the host it would reach a file the
+        controller's tree never held."""
+        local = os.path.join(current, name)
+        target = os.readlink(local)
+        inside = os.path.normpath(os.path.join(os.path.relpath(current, local_dir), target))
+        if os.path.isabs(target) or inside == ".." or inside.startswith("../"):
+            raise AnsibleActionFail(
+                f"tree {local_dir}: {os.path.relpath(local, local_dir)} is a symbolic link to {target}, outside the"
+                " tree; the tree copy does not follow links out of the tree (copy the file in, or make the link"
+                " relative inside the tree)")
+        return dict(dir_base, path=os.path.join(dest_dir, name), state="link", src=target)
 
     def _tree(self, base, local_dir):
         if not os.path.isdir(local_dir):
@@ -106,16 +124,19 @@ class ActionModule(ActionBase):
         dir_base = {key: base[key] for key in ("owner", "group") if base.get(key) is not None}
         entries = [dict(dir_base, path=top, state="directory", mode="0755")]
         for current, dirs, files in os.walk(local_dir):
-            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_TREES)
+            # os.walk lists a link to a directory among the directories and does not descend into it.
+            links = sorted(n for n in dirs + files if os.path.islink(os.path.join(current, n)))
+            dirs[:] = sorted(d for d in dirs if d not in SKIPPED_IN_TREES and d not in links)
             rel = os.path.relpath(current, local_dir)
             dest_dir = top if rel == "." else os.path.join(top, rel)
             if rel != ".":
                 entries.append(dict(dir_base, path=dest_dir, state="directory", mode="0755"))
             for name in sorted(files):
-                if name.endswith((".pyc", ".pyo")):
+                if name.endswith((".pyc", ".pyo")) or name in links:
                     continue
                 entries.append(self._content_entry(dict(base, path=os.path.join(dest_dir, name)),
                                                    os.path.join(current, name)))
+            entries.extend(self._tree_link(top, local_dir, current, name, dest_dir, dir_base) for name in links)
         return entries
 
     def _render(self, base, template, task_vars):

@@ -61,7 +61,10 @@ options:
         description:
           - Action plugin only. A controller directory whose whole content goes under O(files[].path), as
             a C(directory) entry for it and each subdirectory (mode 0755) and a C(file) entry for each
-            file (O(files[].mode) C(preserve) keeps the controller's mode).
+            file (O(files[].mode) C(preserve) keeps the controller's mode without its setuid, setgid,
+            sticky and world-write bits).
+          - Symbolic links are copied as the same links and never followed; a link that leads out of the
+            tree (absolute, or through C(..)) is refused with a message.
         type: str
       src:
         description: Target of a C(link) entry, written as given (it may be relative).
@@ -96,7 +99,16 @@ options:
         description: V(false) leaves this path's content out of the diff (the change is still reported).
         type: bool
         default: true
+      secret:
+        description:
+          - V(true) marks the content as a secret (a key, a password file, an app's C(.env)), so that it never
+            appears in a diff, whatever O(files[].diff) says. Give the task C(no_log) as well, so that the
+            controller's output hides the entry too.
+        type: bool
+        default: false
 notes:
+  - The module never logs its arguments on the host, since they hold every file's content; the host's
+    journal gets no C(Invoked with) line from it, with or without C(no_log) on the task.
   - Runs as one module, so a task with many entries costs one round trip to the host.
   - A parent directory must exist or be created by an earlier entry; nothing is created implicitly
     except the parents of a C(directory) entry.
@@ -154,6 +166,7 @@ ENTRY_SPEC = dict(
     validate=dict(type="str"),
     unsafe_writes=dict(type="bool", default=False),
     diff=dict(type="bool", default=True),
+    secret=dict(type="bool", default=False),
 )
 
 
@@ -259,7 +272,7 @@ class Applier:
             return
         diff = {"before_header": path, "after_header": path}
         if before_text is not None or after_text is not None:
-            if entry.get("diff", True):
+            if entry.get("diff", True) and not entry.get("secret", False):
                 diff["before"], diff["after"] = before_text or "", after_text or ""
             else:
                 diff["before"], diff["after"] = "(content hidden)\n", "(content hidden, changed)\n"
@@ -419,9 +432,13 @@ class Applier:
 
 
 def main():
+    # no_log: AnsibleModule would otherwise write every argument, so every file's content, to the
+    # host's journal ("Invoked with ..."). Marking only the content options no_log would not do:
+    # their values would then be masked out of every diff, secret or not.
     module = AnsibleModule(
         argument_spec=dict(files=dict(type="list", elements="dict", required=True, options=ENTRY_SPEC)),
         supports_check_mode=True,
+        no_log=True,
     )
     applier = Applier(module)
     for entry in module.params["files"]:

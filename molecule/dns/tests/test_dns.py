@@ -197,24 +197,35 @@ def test_unsigned_update_refused(web):
     assert dig(web, f"evil.{ZONE}").status == "NXDOMAIN"
 
 
-def test_right_key_cannot_change_ns_records(web, ns):
-    """The key may change the listed record types, not the delegation (update-policy)."""
+def test_right_key_changes_only_the_granted_names_and_types(web, ns):
+    """The key may change the site's names and the ACME challenge TXT records, nothing else: another
+    name, another type at a granted name, and the delegation are refused (update-policy)."""
     key = ns.file(KEY_FILE).content_string
     web.check_output("install -m 0600 /dev/null /root/test-update.key")
     web.check_output(f"cat > /root/test-update.key <<'EOF'\n{key}\nEOF")
     try:
-        # the same key is accepted for a TXT record (so the refusal below is the policy's)
-        res = nsupdate(web, [f'update add check-key.{ZONE} 60 TXT "ok"'], "-k /root/test-update.key")
+        # the same key is accepted for the ACME challenge (so the refusals below are the policy's)
+        res = nsupdate(web, [f'update add _acme-challenge.{ZONE} 60 TXT "ok"'], "-k /root/test-update.key")
         assert res.rc == 0, res.stdout + res.stderr
-        assert values(dig(web, f"check-key.{ZONE}", "TXT"), "TXT") == ['"ok"']
+        assert values(dig(web, f"_acme-challenge.{ZONE}", "TXT"), "TXT") == ['"ok"']
+        for update, name, rtype in (
+            (f'update add check-key.{ZONE} 60 TXT "no"', f"check-key.{ZONE}", "TXT"),  # another name
+            (f"update add evil.{ZONE} 60 A 192.0.2.66", f"evil.{ZONE}", "A"),  # another name, a granted type
+            (f"update add {ZONE} 60 MX 10 mail.evil.example.", ZONE, "MX"),  # a granted name, another type
+            (f'update add www.{ZONE} 60 TXT "no"', f"www.{ZONE}", "TXT"),
+        ):
+            res = nsupdate(web, [update], "-k /root/test-update.key")
+            output = res.stdout + res.stderr
+            assert res.rc != 0 and "update failed: REFUSED" in output, (update, output)
+            assert not values(dig(web, name, rtype), rtype), update
         res = nsupdate(web, [f"update add {ZONE} 60 NS ns.evil.example."], "-k /root/test-update.key")
         output = res.stdout + res.stderr
         assert res.rc != 0 and "update failed: REFUSED" in output, output
         assert values(dig(web, ZONE, "NS"), "NS") == [f"ns1.{ZONE}."]
     finally:
-        nsupdate(web, [f"update delete check-key.{ZONE} TXT"], "-k /root/test-update.key")
+        nsupdate(web, [f"update delete _acme-challenge.{ZONE} TXT"], "-k /root/test-update.key")
         web.run("rm -f /root/test-update.key")
-    assert dig(web, f"check-key.{ZONE}", "TXT").status == "NXDOMAIN"
+    assert dig(web, f"_acme-challenge.{ZONE}", "TXT").status == "NXDOMAIN"
 
 
 # --- Bad input --------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """linux_base on a systemd container: what a converged host must do, checked by behaviour."""
 
+import json
 import re
 import socket
 import time
@@ -209,6 +210,108 @@ def test_tags_of_one_concern_write_only_its_files(host):
         proc = run_playbook("converge.yml", limit=name)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
+
+
+RULES = "nft list table inet foobar_webstack"
+DROPIN = "/etc/ssh/sshd_config.d/10-foobar-webstack.conf"
+SNTRUP = "sntrup761x25519-sha512@openssh.com"
+
+
+def offers_kex(host, kex):
+    """Whether the running sshd (not its files) negotiates this key exchange (auth fails either way)."""
+    res = host.run(f"ssh {SSH_OPTS} -o KexAlgorithms={kex} nobody@127.0.0.1 true")
+    return "no matching key exchange method" not in res.stderr
+
+
+def test_firewall_fails_closed(host):
+    """A broken ruleset never replaces the loaded rules; stopping or restarting the unit never opens
+    the host; at boot (no table yet) a broken ruleset leaves default-deny with SSH."""
+    broken = f"{DROPINS}/91-broken.nft"
+    before = host.check_output(RULES)
+    try:
+        host.check_output(f"echo 'tcp dport 9997 acept' > {broken}")  # written by hand, past the checker
+        assert host.run("systemctl reload foobar-webstack-firewall").rc != 0
+        assert host.check_output(RULES) == before  # the rules that were running stay
+        host.run("systemctl stop foobar-webstack-firewall")
+        assert host.check_output(RULES) == before  # stop keeps the rules
+        # As at boot: no table, the real ruleset cannot load.
+        host.check_output("nft delete table inet foobar_webstack")
+        assert host.run("systemctl restart foobar-webstack-firewall").rc != 0
+        fallback = host.check_output(RULES)
+        assert "policy drop;" in fallback and "tcp dport 22 accept" in fallback
+        assert "80" not in fallback and "9997" not in fallback
+    finally:
+        host.run(f"rm -f {broken}")
+        host.run("systemctl reset-failed foobar-webstack-firewall; systemctl restart foobar-webstack-firewall")
+    assert host.check_output(RULES) == before
+    assert_running(host, "foobar-webstack-firewall")
+
+
+def test_rules_changed_by_hand_are_put_back(host):
+    """Loaded rules that differ from the ruleset on disk: the next run loads it again and says so."""
+    name = host.backend.get_hostname()
+    before = host.check_output(RULES)
+    host.check_output("nft flush chain inet foobar_webstack input")
+    assert "tcp dport" not in host.check_output(RULES)
+    proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert recap(proc.stdout)[name]["changed"] == 1, proc.stdout[-4000:]
+    assert "Firewall | Load the ruleset again" in proc.stdout
+    assert host.check_output(RULES) == before
+
+
+def test_sshd_settings_on_disk_but_not_in_force_are_applied(host):
+    """The drop-in already says what the role wants but sshd never read it (edited by hand, or a run
+    that failed before its handlers): the run reloads sshd and reports the change."""
+    name = host.backend.get_hostname()
+    extra = '{"linux_base_ssh_kex_algorithms": ["curve25519-sha256"]}'
+    assert offers_kex(host, SNTRUP)
+    try:
+        host.check_output(f"sed -i 's/^KexAlgorithms .*/KexAlgorithms curve25519-sha256/' {DROPIN}")
+        assert offers_kex(host, SNTRUP)  # not reloaded: the running daemon still offers it
+        proc = run_playbook("converge.yml", "-e", extra, limit=name)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert recap(proc.stdout)[name]["changed"] == 1, proc.stdout[-4000:]  # the reload, no file
+        assert "Ssh | Reload sshd, it does not run the configuration on disk" in proc.stdout
+        assert not offers_kex(host, SNTRUP)
+        again = run_playbook("converge.yml", "-e", extra, limit=name)
+        assert recap(again.stdout)[name]["changed"] == 0, again.stdout[-4000:]
+    finally:
+        proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert offers_kex(host, SNTRUP)
+
+
+def test_hardening_applies_although_a_later_task_fails(host):
+    """A run that changes sshd and then fails (an admin's key is rejected) still has sshd running the
+    new settings: the handlers run right after the files, not at the end of the play."""
+    name = host.backend.get_hostname()
+    key = host.file("/root/test_admin_key.pub").content_string.strip()
+    users = [{"name": "alice", "ssh_keys": [key]}, {"name": "carol", "ssh_keys": ["garbage-not-a-key"]}]
+    extra = json.dumps({"linux_base_ssh_kex_algorithms": ["curve25519-sha256"], "linux_base_admin_users": users})
+    try:
+        proc = run_playbook("converge.yml", "-e", extra, limit=name)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "invalid key specified" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+        assert not offers_kex(host, SNTRUP)  # in force although the run failed after writing it
+    finally:
+        host.run("userdel -r carol")
+        proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert offers_kex(host, SNTRUP)
+
+
+def test_unattended_upgrades_off_removes_them(host):
+    name = host.backend.get_hostname()
+    try:
+        proc = run_playbook("converge.yml", "-e", "linux_base_unattended_upgrades_enabled=false", limit=name)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        dump = host.check_output("apt-config dump")
+        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump and "Debian-Security" not in dump
+    finally:
+        proc = run_playbook("converge.yml", limit=name)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in host.check_output("apt-config dump")
 
 
 def test_check_mode_is_clean(host):

@@ -1,9 +1,10 @@
-"""After bad input was refused, a valid run on a container without NET_ADMIN skips the firewall cleanly."""
+"""After bad input was refused: on a container without NET_ADMIN the role refuses to run without its
+firewall (fail closed), and with linux_base_firewall_enabled: false it applies the rest and no firewall."""
 
 from conftest import assert_running
 
 
-def test_firewall_skipped_not_half_applied(host):
+def test_firewall_off_not_half_applied(host):
     assert host.run("nft list tables").rc != 0  # this container really cannot load rules
     assert not host.file("/etc/systemd/system/foobar-webstack-firewall.service").exists
     assert not host.file("/etc/foobar-webstack/nftables.nft").exists

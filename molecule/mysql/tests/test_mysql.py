@@ -203,6 +203,31 @@ def test_backup_restores_dropped_database(host):
     root_sql(host, "DROP TABLE foobar.restore_probe")
 
 
+def test_restore_is_safe_to_fail(host):
+    """A restore dumps the database first, and a dump that breaks half-way changes nothing: it went to a
+    staging database, which is dropped, and the live tables were never touched."""
+    name = host.backend.get_hostname()
+    root_sql(host, "CREATE TABLE foobar.safety_probe (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO foobar.safety_probe VALUES (1), (2)")
+    host.check_output(
+        "printf 'DROP TABLE IF EXISTS safety_probe;\\nCREATE TABLE safety_probe (id INT PRIMARY KEY);\\n"
+        "INSERT INTO safety_probe VALUES (9);\\nTHIS IS NOT SQL;\\n' | gzip -c > /root/broken.sql.gz"
+    )
+    safety = f"{BACKUP_DIR}/foobar/before-restore"
+    before = host.run(f"ls {safety}").stdout.split()
+    try:
+        proc = run_playbook("restore.yml", "-e", "mysql_restore_file=/root/broken.sql.gz", limit=name)
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert root_sql(host, "SELECT GROUP_CONCAT(id ORDER BY id) FROM foobar.safety_probe") == [["1,2"]]
+        assert root_sql(host, "SHOW DATABASES LIKE 'foobar\\_webstack\\_%'") == []
+        after = host.check_output(f"ls {safety}").split()
+        assert len(after) == len(before) + 1, (before, after)
+        newest = sorted(set(after) - set(before))[0]
+        assert host.run(f"zcat {safety}/{newest} | grep -q 'INSERT INTO `safety_probe` VALUES (1),(2)'").rc == 0
+        assert host.file(safety).mode == 0o700
+    finally:
+        root_sql(host, "DROP TABLE IF EXISTS foobar.safety_probe")
+
+
 def test_backup_dumps_the_databases_other_roles_list(host):
     """A role that creates a database for itself lists it in the backup drop-in directory (exported
     as mysql_server.backup_dropin_dir): the next backup dumps it too."""

@@ -1,5 +1,6 @@
 """python_app behind the apache role on the mysql role: real requests through Apache over HTTPS."""
 
+import json
 import pathlib
 import re
 import shutil
@@ -67,6 +68,19 @@ def test_release_layout_and_secrets(host):
     assert host.user("foobar").shell == "/usr/sbin/nologin"
 
 
+def test_release_code_is_built_by_the_app_user_and_not_writable_by_it(host):
+    """pip ran as the app's user (its cache is the app user's and holds the wheels it fetched), and the
+    finished release, venv included, belongs to root: the running app cannot change its own code."""
+    cache = host.file("/var/cache/foobar-app")
+    assert cache.user == "foobar" and cache.mode == 0o750
+    assert host.run("find /var/cache/foobar-app -user foobar -type f | head -n 1").stdout.strip()
+    owners = host.check_output("find /srv/foobar/releases/1.0.0 /srv/foobar/venvs -not -user root -printf '%p\\n' | head -n 5")
+    assert owners == "", owners
+    for path in ("/srv/foobar/releases/1.0.0/venv/bin", "/srv/foobar/releases/1.0.0/foobar_app"):
+        res = host.run(f"runuser -u foobar -- touch {path}/planted")
+        assert res.rc != 0, f"the app user can write to {path}"
+
+
 def test_page_shows_rows_from_the_database(host):
     sql(host, "INSERT INTO messages (name, message) VALUES ('seed', 'row written straight to MariaDB')")
     res = get(host, "/")
@@ -113,9 +127,15 @@ def test_field_length_limits(host):
 
 
 def test_oversized_body_refused(host):
+    """413 before the body reaches gunicorn, over HTTP/1.1, and over HTTP/2 where the host's curl reads an
+    early answer to an unfinished upload (curl 8; Debian 12's 7.88 gives up on the stream reset that
+    HTTP/2 sends after such an answer, as the site scenario shows with Debian 13's curl)."""
     host.run("head -c 100000 /dev/zero | tr '\\0' 'a' > /root/big.txt")
-    code = status(host, "/api/messages", "-H 'Content-Type: application/json' --data-binary @/root/big.txt")
-    assert code == "413"
+    body = "-H 'Content-Type: application/json' --data-binary @/root/big.txt"
+    assert status(host, "/api/messages", f"--http1.1 {body}") == "413"
+    if int(host.check_output("curl --version | head -n 1 | cut -d' ' -f2 | cut -d. -f1")) >= 8:
+        assert status(host, "/api/messages", f"--http2 {body}") == "413"
+    assert status(host, "/healthz") == "200"
 
 
 def test_json_api(host):
@@ -191,6 +211,11 @@ def test_deploy_new_version_keeps_rows(host, tmp_path):
     assert host.file("/srv/foobar/previous").linked_to == "/srv/foobar/releases/1.0.0"
     assert "app 1.1.0" in get(host, "/").stdout
     assert sql(host, "SELECT COUNT(*) FROM messages") == rows
+    # Same pinned requirements: the new release links the venv 1.0.0 was built with, pip never ran.
+    venv = host.file("/srv/foobar/releases/1.1.0/venv")
+    assert venv.is_symlink and venv.linked_to == host.file("/srv/foobar/releases/1.0.0/venv").linked_to
+    assert venv.linked_to.startswith("/srv/foobar/venvs/")
+    assert re.search(r"Install the pinned requirements into the venv\] \*+\s*skipping", proc.stdout), proc.stdout[-3000:]
 
 
 def test_rollback_returns_to_previous_release(host):
@@ -201,15 +226,31 @@ def test_rollback_returns_to_previous_release(host):
 
 
 def test_broken_release_rolls_back_automatically(host, tmp_path):
+    """The deploy state survives the failure: current and previous are exactly as before the run, the
+    restored release is health-checked (and the message says so), the failed one is marked and kept."""
     rows = sql(host, "SELECT COUNT(*) FROM messages")
+    previous = host.file("/srv/foobar/previous").linked_to
+    assert current_release(host) == "/srv/foobar/releases/1.0.0" and previous == "/srv/foobar/releases/1.1.0"
     proc = deploy(host, "1.2.0-broken", _app_copy(tmp_path, "1.2.0-broken", broken=True),
                   extra=["-e", "python_app_health_timeout=6"])
+    output = proc.stdout + proc.stderr  # ansible-core prints the failure on stderr
     assert proc.returncode != 0
-    assert "ROLLED BACK" in proc.stdout + proc.stderr  # ansible-core prints the failure on stderr
+    assert "ROLLED BACK" in output and "HEALTHY again" in output, output[-3000:]
     assert current_release(host) == "/srv/foobar/releases/1.0.0"
+    assert host.file("/srv/foobar/previous").linked_to == previous  # untouched by the failed deploy
     assert host.file("/srv/foobar/releases/1.2.0-broken").is_directory  # kept for analysis
+    assert "failed its health check" in host.file("/srv/foobar/releases/1.2.0-broken/.foobar-webstack-failed").content_string
     assert status(host, "/healthz") == "200"
     assert sql(host, "SELECT COUNT(*) FROM messages") == rows
+
+
+def test_rollback_after_a_failed_deploy_goes_to_the_release_before(host):
+    """Before the fix, a failed deploy left previous == current and this rollback "succeeded" in place."""
+    proc = run_playbook("rollback.yml", "-e", "webstack_rollback_hosts=all", limit=host.backend.get_hostname())
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert current_release(host) == "/srv/foobar/releases/1.1.0"
+    assert host.file("/srv/foobar/previous").linked_to == "/srv/foobar/releases/1.0.0"
+    assert "app 1.1.0" in get(host, "/").stdout
 
 
 def test_failed_migration_leaves_the_running_release_untouched(host, tmp_path):
@@ -232,3 +273,24 @@ def test_deploy_from_git(host):
     assert status(host, "/healthz") == "200"
     again = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"])
     assert "changed=0" in again.stdout, again.stdout[-3000:]
+
+
+def test_migrations_run_as_the_app_user(host):
+    proc = deploy(host, "git-1", extra=[
+        "-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git",
+        "-e", json.dumps({"python_app_migrate_command":
+                          "/bin/sh -c 'id -un > /tmp/migrate-user && exec {venv}/bin/python -m foobar_app.migrate'"})])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert host.file("/tmp/migrate-user").content_string.strip() == "foobar"
+
+
+def test_prune_keeps_the_release_in_service_the_one_before_and_failed_ones(host):
+    """With python_app_releases_keep 2, the oldest good release goes; the release in service, the one
+    rollback.yml would go to, and the failed release kept for analysis stay."""
+    previous = host.file("/srv/foobar/previous").linked_to
+    proc = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git",
+                                        "-e", "python_app_releases_keep=2"])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    left = set(host.check_output("ls /srv/foobar/releases").split())
+    assert {"git-1", previous.rsplit("/", 1)[1], "1.2.0-broken"} <= left, left
+    assert "1.0.0" not in left, left

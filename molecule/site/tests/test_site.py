@@ -159,6 +159,22 @@ def test_app_config_is_private(web):
     assert not re.search(r"password\s*=", web.check_output("cat /etc/apache2/foobar-webstack/*.d/*.conf"))
 
 
+def test_no_secret_or_config_in_the_hosts_journals(web, ns):
+    """After two converges, the journals hold none of the generated secrets, the app's configuration or
+    the TSIG secret (the files module logs no arguments; every task with a secret has no_log)."""
+    secrets = [web.file(f"/etc/foobar-app/{name}").content_string.strip() for name in ("db_password", "secret_key")]
+    config = [line.strip() for line in web.file("/etc/foobar-app/app.ini").content_string.splitlines() if "=" in line]
+    assert all(len(s) >= 32 for s in secrets) and config
+    web_journal = web.check_output("journalctl --no-pager -o cat")
+    assert "Invoked with" in web_journal  # the journal does hold module invocations: the check can fail
+    for needle in secrets + [line for line in config if "secret" in line or "dsn" in line]:
+        assert needle not in web_journal, f"found in the web host's journal: {needle[:12]}..."
+    key = ns.file("/etc/ansible/facts.d/foobar_webstack_dns_server.fact").content_string
+    tsig = re.search(r'"secret": "([^"]+)"', key).group(1)
+    assert ns.file("/etc/ansible/facts.d/foobar_webstack_dns_server.fact").mode == 0o600
+    assert tsig not in ns.check_output("journalctl --no-pager -o cat")
+
+
 UPLOAD = 8 * 1024 * 1024
 
 

@@ -12,7 +12,6 @@ import hmac
 import html
 import json
 import secrets
-from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 from . import __version__
@@ -22,6 +21,9 @@ from . import db
 NAME_MAX = 80
 MESSAGE_MAX = 500
 CSRF_COOKIE = "foobar_csrf"
+# Over HTTPS the cookie carries the __Host- prefix: browsers then accept it only with Secure, Path=/
+# and no Domain, so no other host of the domain (and no plain-HTTP page) can set or shadow it.
+CSRF_COOKIE_HTTPS = "__Host-" + CSRF_COOKIE
 # Largest oversized body read and dropped before a 413 (a larger one is answered at once).
 DRAIN_MAX = 1024 * 1024
 
@@ -46,6 +48,27 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def read_cookies(header):
+    """name -> value of the Cookie header, skipping what is malformed. Python's SimpleCookie stops at
+    the first cookie it cannot parse, so one odd cookie of another app on the domain (x={"a":1})
+    would hide ours; browsers send `name=value` pairs separated by `;`, read here one by one."""
+    cookies = {}
+    for part in (header or "").split(";"):
+        name, sep, value = part.strip().partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or any(c in name for c in ' \t,"\\()<>@:/[]?={}'):
+            continue
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(name, value)  # the first one is the most specific path (RFC 6265)
+    return cookies
+
+
+def is_https(environ):
+    """The visitor's scheme: Apache (the only peer on the app's socket) says it in X-Forwarded-Proto."""
+    return environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).lower() == "https"
 
 
 def csrf_token(secret, nonce):
@@ -131,19 +154,22 @@ class App:
 
     # -- routes ----------------------------------------------------------------------------
     def index(self, environ, start_response):
-        cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
-        nonce = cookie[CSRF_COOKIE].value if CSRF_COOKIE in cookie else ""
+        https = is_https(environ)
+        cookie_name = CSRF_COOKIE_HTTPS if https else CSRF_COOKIE
+        cookies = read_cookies(environ.get("HTTP_COOKIE", ""))
+        nonce = cookies.get(cookie_name, "")
         headers = []
-        if not nonce or len(nonce) != 32:
+        if len(nonce) != 32 or any(c not in "0123456789abcdef" for c in nonce):
             nonce = secrets.token_hex(16)
-            headers.append(("Set-Cookie", f"{CSRF_COOKIE}={nonce}; Path=/; HttpOnly; Secure; SameSite=Strict"))
+            secure = "; Secure" if https else ""
+            headers.append(("Set-Cookie", f"{cookie_name}={nonce}; Path=/; HttpOnly{secure}; SameSite=Strict"))
         if environ["REQUEST_METHOD"] in ("GET", "HEAD"):
             return self.respond(start_response, 200, self.page(nonce), headers=headers)
         if environ["REQUEST_METHOD"] != "POST":
             raise HttpError(405, "method not allowed")
         form = parse_qs(self.read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
         sent = form.get("csrf_token", [""])[0]
-        if CSRF_COOKIE not in cookie or not hmac.compare_digest(sent, csrf_token(self.config.secret_key, nonce)):
+        if cookie_name not in cookies or not hmac.compare_digest(sent, csrf_token(self.config.secret_key, nonce)):
             raise HttpError(403, "missing or invalid CSRF token")
         name, message = validate(form.get("name", [""])[0], form.get("message", [""])[0])
         db.add_message(self.config, name, message)
