@@ -88,18 +88,21 @@ default_jobs() {
 }
 
 run_scenarios() {
-  local jobs=$1 scenario pid rc running=0
+  local jobs=$1 scenario pid running=0
   shift
   declare -A names starts
+  reap_one() {
+    # Wait for whichever scenario ends first, then print and count its result.
+    local rc
+    wait -n -p pid
+    rc=$?
+    running=$((running - 1))
+    printf '\n=== molecule %s\n' "${names[$pid]}"
+    scenario_result "${names[$pid]}" "$rc"
+    record "molecule ${names[$pid]}" "$rc" $((SECONDS - starts[$pid]))
+  }
   for scenario in "$@"; do
-    while [ "$running" -ge "$jobs" ]; do
-      wait -n -p pid
-      rc=$?
-      running=$((running - 1))
-      printf '\n=== molecule %s\n' "${names[$pid]}"
-      scenario_result "${names[$pid]}" "$rc"
-      record "molecule ${names[$pid]}" "$rc" $((SECONDS - starts[$pid]))
-    done
+    while [ "$running" -ge "$jobs" ]; do reap_one; done
     molecule_scenario "$scenario" &
     pid=$!
     names[$pid]=$scenario
@@ -107,14 +110,7 @@ run_scenarios() {
     running=$((running + 1))
     printf '=== started molecule %s\n' "$scenario"
   done
-  while [ "$running" -gt 0 ]; do
-    wait -n -p pid
-    rc=$?
-    running=$((running - 1))
-    printf '\n=== molecule %s\n' "${names[$pid]}"
-    scenario_result "${names[$pid]}" "$rc"
-    record "molecule ${names[$pid]}" "$rc" $((SECONDS - starts[$pid]))
-  done
+  while [ "$running" -gt 0 ]; do reap_one; done
 }
 
 scripts/venv.sh || exit 1
