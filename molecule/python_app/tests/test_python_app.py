@@ -68,12 +68,8 @@ def test_release_layout_and_secrets(host):
     assert host.user("foobar").shell == "/usr/sbin/nologin"
 
 
-def test_release_code_is_built_by_the_app_user_and_not_writable_by_it(host):
-    """pip ran as the app's user (its cache is the app user's and holds the wheels it fetched), and the
-    finished release, venv included, belongs to root: the running app cannot change its own code."""
-    cache = host.file("/var/cache/foobar-app")
-    assert cache.user == "foobar" and cache.mode == 0o750
-    assert host.run("find /var/cache/foobar-app -user foobar -type f | head -n 1").stdout.strip()
+def test_release_code_is_not_writable_by_the_app_user(host):
+    """The finished release, venv included, belongs to root: the running app cannot change its own code."""
     owners = host.check_output("find /srv/foobar/releases/1.0.0 /srv/foobar/venvs -not -user root -printf '%p\\n' | head -n 5")
     assert owners == "", owners
     for path in ("/srv/foobar/releases/1.0.0/venv/bin", "/srv/foobar/releases/1.0.0/foobar_app"):
@@ -273,6 +269,22 @@ def test_deploy_from_git(host):
     assert status(host, "/healthz") == "200"
     again = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"])
     assert "changed=0" in again.stdout, again.stdout[-3000:]
+
+
+def test_requirements_are_installed_by_the_app_user(host, tmp_path):
+    """pip runs as the app's user, not root: a requirements file that pulls in one only root may read
+    makes the build fail with pip's permission error, and the release in service stays."""
+    before = current_release(host)
+    host.check_output("install -m 0600 /dev/null /root/root-only-requirements.txt && echo 'PyMySQL==1.1.1' > /root/root-only-requirements.txt")
+    source = _app_copy(tmp_path, "1.4.0-rootreq")
+    with open(source / "requirements.txt", "a", encoding="utf-8") as handle:
+        handle.write("-r /root/root-only-requirements.txt\n")
+    proc = deploy(host, "1.4.0-rootreq", source)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-3000:]
+    assert "Install the pinned requirements into the venv" in output and "Permission denied" in output, output[-3000:]
+    assert current_release(host) == before
+    assert status(host, "/healthz") == "200"
 
 
 def test_migrations_run_as_the_app_user(host):
