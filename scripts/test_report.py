@@ -15,7 +15,8 @@ import sys
 import time
 
 STAMP = re.compile(r"^\[\s*(\d+(?:\.\d+)?)\] ")
-ACTION = re.compile(r"(?:INFO|WARNING|ERROR)\s+\[(?P<scenario>[^ \]]+) > (?P<action>[a-z_]+)\] (?P<what>Executing|Executed)")
+ACTION = re.compile(r"(?:INFO|WARNING|ERROR)\s+\[(?P<scenario>[^ \]]+) > (?P<action>[a-z_]+)\] (?:\x1b\[[0-9;]*m)?"
+                    r"(?P<what>Executing|Executed)")
 # Task and handler banners of ansible-playbook; a task lasts until the next banner (or the recap).
 BANNER = re.compile(r"^(TASK|RUNNING HANDLER) \[(?P<name>.*)\] \*+$|^PLAY (RECAP|\[)")
 
