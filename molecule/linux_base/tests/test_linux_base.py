@@ -304,7 +304,7 @@ def test_hardening_applies_although_a_later_task_fails(host):
 def test_unattended_upgrades_off_removes_them(host):
     name = host.backend.get_hostname()
     try:
-        proc = run_playbook("converge.yml", "-e", "linux_base_unattended_upgrades_enabled=false", limit=name)
+        proc = run_playbook("converge.yml", "-e", '{"linux_base_unattended_upgrades_enabled": false}', limit=name)
         assert proc.returncode == 0, proc.stdout[-3000:]
         dump = host.check_output("apt-config dump")
         assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump and "Debian-Security" not in dump
