@@ -306,8 +306,10 @@ def test_unattended_upgrades_off_removes_them(host):
     try:
         proc = run_playbook("converge.yml", "-e", '{"linux_base_unattended_upgrades_enabled": false}', limit=name)
         assert proc.returncode == 0, proc.stdout[-3000:]
+        # The periodic run is off; the package's own 50unattended-upgrades (its default origins) stays.
         dump = host.check_output("apt-config dump")
-        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump and "Debian-Security" not in dump
+        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump, dump
+        assert not host.file("/etc/apt/apt.conf.d/52foobar-webstack-unattended-upgrades").exists
     finally:
         proc = run_playbook("converge.yml", limit=name)
     assert proc.returncode == 0, proc.stdout[-3000:]
