@@ -308,7 +308,8 @@ def test_unattended_upgrades_off_removes_them(host):
         assert proc.returncode == 0, proc.stdout[-3000:]
         # The periodic run is off; the package's own 50unattended-upgrades (its default origins) stays.
         dump = host.check_output("apt-config dump")
-        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump, dump
+        confs = host.check_output("grep -rl 'Unattended-Upgrade' /etc/apt/apt.conf.d/ || true")
+        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump, (confs, proc.stdout[-4000:])
         assert not host.file("/etc/apt/apt.conf.d/52foobar-webstack-unattended-upgrades").exists
     finally:
         proc = run_playbook("converge.yml", limit=name)
