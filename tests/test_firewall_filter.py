@@ -35,3 +35,14 @@ def test_bad_input_names_the_variable():
         nft_accept({"sctp": [1]})
     assert firewall.invalid_networks(["10.0.0.1", "bogus", "::1", "10.0.0.0/33"]) == ["bogus", "10.0.0.0/33"]
     assert firewall.invalid_networks("10.0.0.1") == ["10.0.0.1"]
+
+
+def test_firewall_dropin_follows_the_contract():
+    contract = {"active": True, "check_command": "/usr/local/sbin/check", "dropin_dir": "/d", "service": "fw"}
+    (entry,) = firewall.firewall_dropin(contract, "/d/50-x.nft", "tcp dport 80 accept\n")
+    assert entry == {"path": "/d/50-x.nft", "owner": "root", "group": "root", "mode": "0640",
+                     "content": "tcp dport 80 accept\n", "validate": "/usr/local/sbin/check %s /d/50-x.nft"}
+    assert firewall.firewall_dropin(contract, "/d/50-x.nft", "x", False) == [{"path": "/d/50-x.nft", "state": "absent"}]
+    # No firewall managed by linux_base on the host: the role writes nothing, whatever it wants.
+    assert firewall.firewall_dropin(dict(contract, active=False), "/d/50-x.nft", "x") == []
+    assert firewall.firewall_dropin({}, "/50-x.nft", "x", False) == []

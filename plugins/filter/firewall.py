@@ -71,6 +71,20 @@ def nft_accept(ports, sources=None, name="sources"):
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def firewall_dropin(contract, path, rules, wanted=True):
+    """The foobar.webstack.files entries of a service role's drop-in in linux_base's firewall (its
+    exported contract, the fact linux_base_firewall): none where linux_base manages no firewall, the
+    drop-in removed when the role's port is not wanted, else the rules, checked with the contract's
+    checker against the whole ruleset before they are written."""
+    contract = contract or {}
+    if not contract.get("active"):
+        return []
+    if not wanted:
+        return [{"path": path, "state": "absent"}]
+    return [{"path": path, "owner": "root", "group": "root", "mode": "0640", "content": rules,
+             "validate": f"{contract['check_command']} %s {path}"}]
+
+
 class FilterModule:
     def filters(self):
-        return {"nft_accept": nft_accept, "invalid_networks": invalid_networks}
+        return {"nft_accept": nft_accept, "invalid_networks": invalid_networks, "firewall_dropin": firewall_dropin}
