@@ -5,6 +5,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 "$ROOT/scripts/venv.sh"
+# The test containers mount the host's wheelhouse: fill it first (a no-op when complete).
+"$ROOT/scripts/wheelhouse.sh"
 # shellcheck disable=SC1091
 source "$ROOT/.venv/bin/activate"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"
