@@ -6,7 +6,8 @@
   test_report.py LOG [LOG ...]      the figures of those logs: each scenario's time, its Molecule
                                     actions (create, prepare, converge, idempotence, verify, destroy
                                     ...) and, across the suite, the time in container create and
-                                    destroy, apt, pip and verify
+                                    destroy, apt, pip and verify; then every step and the slowest
+                                    tests, slowest first
 """
 
 import pathlib
@@ -19,6 +20,8 @@ ACTION = re.compile(r"(?:INFO|WARNING|ERROR)\s+\[(?P<scenario>[^ \]]+) > (?P<act
                     r"(?P<what>Executing|Executed)")
 # Task and handler banners of ansible-playbook; a task lasts until the next banner (or the recap).
 BANNER = re.compile(r"^(TASK|RUNNING HANDLER) \[(?P<name>.*)\] \*+$|^PLAY (RECAP|\[)")
+# pytest's --durations lines (the scenarios' verifier asks for the slowest): "12.34s call  path::test[id]".
+DURATION = re.compile(r"^(?P<seconds>\d+\.\d+)s (?P<phase>call|setup|teardown)\s+(?P<test>\S+)")
 
 
 def stamp():
@@ -39,7 +42,7 @@ def kind(task):
 
 
 def parse(path):
-    actions, kinds = {}, {"apt": 0.0, "pip": 0.0}
+    actions, kinds, tests = {}, {"apt": 0.0, "pip": 0.0}, []
     started, last, banner = {}, 0.0, None
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
         match = STAMP.match(raw)
@@ -55,12 +58,17 @@ def parse(path):
             elif name in started:
                 actions[name] = actions.get(name, 0.0) + t - started.pop(name)
             continue
+        dur = DURATION.match(line)
+        if dur:
+            test = dur.group("test").split("/tests/", 1)[-1]
+            tests.append((float(dur.group("seconds")), f"{test} ({dur.group('phase')})"))
+            continue
         ban = BANNER.match(line)
         if ban:
             if banner is not None and banner[1]:
                 kinds[banner[1]] += t - banner[0]
             banner = (t, kind(ban.group("name") or ""))
-    return {"total": last, "actions": actions, **kinds}
+    return {"total": last, "actions": actions, "tests": tests, **kinds}
 
 
 def report(paths):
@@ -85,6 +93,19 @@ def report(paths):
             sum(r["total"] for r in results.values()),
         )
     )
+
+
+    steps = sorted(((t, f"{name} {action}") for name, r in results.items() for action, t in r["actions"].items()),
+                   reverse=True)
+    print("\n=== every step, slowest first (s)")
+    for t, step in steps:
+        if t >= 1:
+            print(f"{t:7.0f}  {step}")
+    tests = sorted(((t, f"{name}: {test}") for name, r in results.items() for t, test in r["tests"]), reverse=True)
+    if tests:
+        print("\n=== the slowest tests (s)")
+        for t, test in tests[:15]:
+            print(f"{t:7.0f}  {test}")
 
 
 def main(argv):
