@@ -13,6 +13,42 @@ def scenario_host(name):
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
+def scenario_hosts():
+    """Every instance of this scenario, sorted by inventory name: for tests that run a playbook once
+    over all of them (one ansible-playbook for both releases instead of one per host) and then check
+    each host."""
+    hosts = testinfra.get_hosts(["ansible://all"], ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    return sorted(hosts, key=lambda h: h.backend.get_hostname())
+
+
+def host_output(output, name):
+    """What a playbook printed for one host: its task result lines (ok/changed/fatal/skipping) and the
+    message of a failure, from the first line naming [name] to the next line that names another host."""
+    lines, keep = [], False
+    for line in output.splitlines():
+        named = re.match(r"^(?:ok|changed|fatal|failed|skipping|rescued|ignored): \[([^\]]+)\]", line)
+        if named:
+            keep = named.group(1).split(" -> ")[0] == name
+        elif line.startswith(("TASK [", "PLAY [", "RUNNING HANDLER [", "PLAY RECAP")):
+            keep = False
+        if keep and line.strip():
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def task_results(output, task):
+    """{host: [status, ...]} of every task whose header contains `task` (ok, changed, skipping, fatal...)."""
+    results, inside = {}, False
+    for line in output.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [", "PLAY [", "PLAY RECAP")):
+            inside = line.startswith(("TASK [", "RUNNING HANDLER [")) and task in line
+            continue
+        named = re.match(r"^(ok|changed|fatal|failed|skipping|rescued|ignored): \[([^\]]+)\]", line)
+        if inside and named:
+            results.setdefault(named.group(2).split(" -> ")[0], []).append(named.group(1))
+    return results
+
+
 def host_address(host, family=4):
     """The instance's global address of the given IP family on eth0 (the scenario network)."""
     scope = " scope global" if family == 6 else ""
@@ -43,7 +79,12 @@ def run_playbook(playbook, *args, limit=None):
     ]
     if limit:
         cmd += ["--limit", limit]
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900)
+    # One stream, in the order ansible-playbook wrote it: ansible-core prints failures on stderr, and a
+    # failure is read next to the task banner it belongs to (task_results, host_output). stderr is
+    # left empty, so `proc.stdout + proc.stderr` is the whole output.
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=900)
+    proc.stderr = ""
+    return proc
 
 
 def recap(output):
@@ -57,15 +98,16 @@ def recap(output):
 
 
 @functools.lru_cache(maxsize=None)
-def _check_mode_run(playbook):
+def _check_mode_run(playbook, args):
     """One --check --diff run of the playbook over every host of the scenario, shared by the tests."""
-    return run_playbook(playbook, "--check", "--diff")
+    return run_playbook(playbook, "--check", "--diff", *args)
 
 
-def assert_check_mode_clean(host, playbook="converge.yml"):
-    """A converged host: the playbook in --check --diff mode fails nothing and would change nothing."""
+def assert_check_mode_clean(host, playbook="converge.yml", args=()):
+    """A converged host: the playbook in --check --diff mode fails nothing and would change nothing.
+    args narrow the run (--tags of the role under test when other scenarios check the rest)."""
     name = host.backend.get_hostname()
-    proc = _check_mode_run(playbook)
+    proc = _check_mode_run(playbook, tuple(args))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"check mode failed:\n{output[-4000:]}"
     counts = recap(proc.stdout).get(name)

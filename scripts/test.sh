@@ -73,7 +73,7 @@ scenario_result() {
 scenario_weight() {
   case $1 in
     python_app) echo 600 ;; site) echo 320 ;; dns) echo 170 ;; linux_base) echo 200 ;; mysql) echo 140 ;;
-    apache) echo 90 ;; apache_invalid) echo 60 ;; linux_base_invalid) echo 50 ;; site_invalid) echo 40 ;;
+    apache) echo 90 ;; invalid) echo 110 ;;
     *) echo 30 ;;
   esac
 }
@@ -115,6 +115,7 @@ run_scenarios() {
 
 scripts/venv.sh || exit 1
 scripts/testbed.sh || exit 1
+scripts/wheelhouse.sh || exit 1
 # shellcheck disable=SC1091
 source "$ROOT/.venv/bin/activate"
 export ANSIBLE_COLLECTIONS_PATH="$ROOT/.collections"

@@ -1,11 +1,9 @@
 """linux_base on a systemd container: what a converged host must do, checked by behaviour."""
 
-import json
-import re
 import socket
 import time
 
-from conftest import assert_check_mode_clean, assert_running, recap, run_playbook
+from conftest import assert_check_mode_clean, assert_running
 
 SSH_OPTS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=5"
 
@@ -163,64 +161,7 @@ def test_sysctl_and_journald(host):
     assert_running(host, "systemd-journald")
 
 
-HANDLERS = ("Check sshd config", "Reload sshd", "Reload firewall", "Apply sysctl settings", "Restart journald")
-
-
-def handlers_run(output):
-    """The handlers that acted: notified through one topic, the others print their banner and skip."""
-    acted = set()
-    for block in output.split("RUNNING HANDLER [foobar.webstack.linux_base : ")[1:]:
-        name, _, body = block.partition("]")
-        body = body.split("\n\n", 1)[0]  # the banner's own lines: one per host
-        if name in HANDLERS and re.search(r"^(ok|changed): ", body, re.M):
-            acted.add(name)
-    return acted
-
-
-def test_a_changed_file_reloads_only_its_service(host):
-    """All files are one task: the handlers must still act only for their own files."""
-    name = host.backend.get_hostname()
-    sshd_pid = host.check_output("systemctl show -P MainPID ssh")
-    proc = run_playbook("converge.yml", "-e", '{"linux_base_ssh_macs": ["hmac-sha2-512-etm@openssh.com"]}', limit=name)
-    try:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-        assert recap(proc.stdout)[name]["changed"] == 2, proc.stdout[-4000:]  # the files task and the reload
-        assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
-        assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T")
-        assert host.check_output("systemctl show -P MainPID ssh") == sshd_pid  # reloaded, not restarted
-    finally:
-        proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
-    assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
-
-
-def test_tags_of_one_concern_write_only_its_files(host):
-    """--tags linux_base_ssh writes the sshd drop-in and no other concern's file (journald's here)."""
-    name = host.backend.get_hostname()
-    extra = '{"linux_base_ssh_macs": ["hmac-sha2-512-etm@openssh.com"], "linux_base_journald_system_max_use": "150M"}'
-    proc = run_playbook("converge.yml", "--tags", "linux_base_ssh", "-e", extra, limit=name)
-    try:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-        assert recap(proc.stdout)[name]["changed"] == 2, proc.stdout[-4000:]  # the files task and the reload
-        assert handlers_run(proc.stdout) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
-        assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T")
-        assert "SystemMaxUse=200M" in host.file("/etc/systemd/journald.conf.d/60-foobar-webstack.conf").content_string
-    finally:
-        proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T")
-
-
 RULES = "nft list table inet foobar_webstack"
-DROPIN = "/etc/ssh/sshd_config.d/10-foobar-webstack.conf"
-SNTRUP = "sntrup761x25519-sha512@openssh.com"
-
-
-def offers_kex(host, kex):
-    """Whether the running sshd (not its files) negotiates this key exchange (auth fails either way)."""
-    res = host.run(f"ssh {SSH_OPTS} -o KexAlgorithms={kex} nobody@127.0.0.1 true")
-    return "no matching key exchange method" not in res.stderr
 
 
 def test_firewall_fails_closed(host):
@@ -245,76 +186,6 @@ def test_firewall_fails_closed(host):
         host.run("systemctl reset-failed foobar-webstack-firewall; systemctl restart foobar-webstack-firewall")
     assert host.check_output(RULES) == before
     assert_running(host, "foobar-webstack-firewall")
-
-
-def test_rules_changed_by_hand_are_put_back(host):
-    """Loaded rules that differ from the ruleset on disk: the next run loads it again and says so."""
-    name = host.backend.get_hostname()
-    before = host.check_output(RULES)
-    host.check_output("nft flush chain inet foobar_webstack input")
-    assert "tcp dport" not in host.check_output(RULES)
-    proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert recap(proc.stdout)[name]["changed"] == 1, proc.stdout[-4000:]
-    assert "Firewall | Load the ruleset again" in proc.stdout
-    assert host.check_output(RULES) == before
-
-
-def test_sshd_settings_on_disk_but_not_in_force_are_applied(host):
-    """The drop-in already says what the role wants but sshd never read it (edited by hand, or a run
-    that failed before its handlers): the run reloads sshd and reports the change."""
-    name = host.backend.get_hostname()
-    extra = '{"linux_base_ssh_kex_algorithms": ["curve25519-sha256"]}'
-    assert offers_kex(host, SNTRUP)
-    try:
-        host.check_output(f"sed -i 's/^KexAlgorithms .*/KexAlgorithms curve25519-sha256/' {DROPIN}")
-        assert offers_kex(host, SNTRUP)  # not reloaded: the running daemon still offers it
-        proc = run_playbook("converge.yml", "-e", extra, limit=name)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        assert recap(proc.stdout)[name]["changed"] == 1, proc.stdout[-4000:]  # the reload, no file
-        assert "Ssh | Reload sshd, it does not run the configuration on disk" in proc.stdout
-        assert not offers_kex(host, SNTRUP)
-        again = run_playbook("converge.yml", "-e", extra, limit=name)
-        assert recap(again.stdout)[name]["changed"] == 0, again.stdout[-4000:]
-    finally:
-        proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert offers_kex(host, SNTRUP)
-
-
-def test_hardening_applies_although_a_later_task_fails(host):
-    """A run that changes sshd and then fails (an admin's key is rejected) still has sshd running the
-    new settings: the handlers run right after the files, not at the end of the play."""
-    name = host.backend.get_hostname()
-    key = host.file("/root/test_admin_key.pub").content_string.strip()
-    users = [{"name": "alice", "ssh_keys": [key]}, {"name": "carol", "ssh_keys": ["garbage-not-a-key"]}]
-    extra = json.dumps({"linux_base_ssh_kex_algorithms": ["curve25519-sha256"], "linux_base_admin_users": users})
-    try:
-        proc = run_playbook("converge.yml", "-e", extra, limit=name)
-        assert proc.returncode != 0, proc.stdout[-3000:]
-        assert "invalid key specified" in proc.stdout + proc.stderr, proc.stdout[-3000:]
-        assert not offers_kex(host, SNTRUP)  # in force although the run failed after writing it
-    finally:
-        host.run("userdel -r carol")
-        proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert offers_kex(host, SNTRUP)
-
-
-def test_unattended_upgrades_off_removes_them(host):
-    name = host.backend.get_hostname()
-    try:
-        proc = run_playbook("converge.yml", "-e", '{"linux_base_unattended_upgrades_enabled": false}', limit=name)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        # The periodic run is off; the package's own 50unattended-upgrades (its default origins) stays.
-        dump = host.check_output("apt-config dump")
-        confs = host.check_output("grep -rl 'Unattended-Upgrade' /etc/apt/apt.conf.d/ || true")
-        assert 'APT::Periodic::Unattended-Upgrade "1";' not in dump, (confs, proc.stdout[-4000:])
-        assert not host.file("/etc/apt/apt.conf.d/52foobar-webstack-unattended-upgrades").exists
-    finally:
-        proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert 'APT::Periodic::Unattended-Upgrade "1";' in host.check_output("apt-config dump")
 
 
 def test_check_mode_is_clean(host):

@@ -1,8 +1,10 @@
-"""mysql (MariaDB) on a systemd container: what a converged host must do, checked by behaviour."""
+"""mysql (MariaDB) on a systemd container: what a converged host must do, checked by behaviour.
+
+Restores and runs with changed inputs are in test_mysql_runs.py, which runs after this file."""
 
 import uuid
 
-from conftest import assert_check_mode_clean, assert_running, recap, run_playbook
+from conftest import assert_check_mode_clean, assert_running
 
 APP_USER = "foobar"
 APP_PASSWORD = "foobar-test-pass-1"  # molecule/mysql/converge.yml
@@ -175,59 +177,6 @@ def test_backup_files_are_root_only(host):
     assert host.run(f"find {BACKUP_DIR} -name '*.part'").stdout == ""
 
 
-def test_backup_restores_dropped_database(host):
-    name = host.backend.get_hostname()
-    root_sql(
-        host,
-        "CREATE TABLE foobar.restore_probe (id INT PRIMARY KEY, note VARCHAR(40)) ENGINE=InnoDB; "
-        "INSERT INTO foobar.restore_probe VALUES (1, 'one'), (2, 'two'), (3, 'three')",
-    )
-    run_backup(host)
-    first = dumps(host, "foobar")[-1]
-    root_sql(host, "INSERT INTO foobar.restore_probe VALUES (4, 'four'), (5, 'five')")
-    run_backup(host)
-    assert dumps(host, "foobar")[-1] != first
-    root_sql(host, "DROP DATABASE foobar")
-    assert root_sql(host, "SHOW DATABASES LIKE 'foobar'") == []
-
-    # The newest dump by default: all five rows, readable by the app user again.
-    proc = run_playbook("restore.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    res = tcp_sql(host, APP_USER, APP_PASSWORD, "SELECT GROUP_CONCAT(note ORDER BY id) FROM restore_probe", "foobar")
-    assert res.rc == 0 and res.stdout.strip() == "one,two,three,four,five", res.stderr
-
-    # A named dump: back to the three rows it holds.
-    proc = run_playbook("restore.yml", "-e", f"mysql_restore_file={first}", limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert root_sql(host, "SELECT GROUP_CONCAT(note ORDER BY id) FROM foobar.restore_probe") == [["one,two,three"]]
-    root_sql(host, "DROP TABLE foobar.restore_probe")
-
-
-def test_restore_is_safe_to_fail(host):
-    """A restore dumps the database first, and a dump that breaks half-way changes nothing: it went to a
-    staging database, which is dropped, and the live tables were never touched."""
-    name = host.backend.get_hostname()
-    root_sql(host, "CREATE TABLE foobar.safety_probe (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO foobar.safety_probe VALUES (1), (2)")
-    host.check_output(
-        "printf 'DROP TABLE IF EXISTS safety_probe;\\nCREATE TABLE safety_probe (id INT PRIMARY KEY);\\n"
-        "INSERT INTO safety_probe VALUES (9);\\nTHIS IS NOT SQL;\\n' | gzip -c > /root/broken.sql.gz"
-    )
-    safety = f"{BACKUP_DIR}/foobar/before-restore"
-    before = host.run(f"ls {safety}").stdout.split()
-    try:
-        proc = run_playbook("restore.yml", "-e", "mysql_restore_file=/root/broken.sql.gz", limit=name)
-        assert proc.returncode != 0, proc.stdout[-3000:]
-        assert root_sql(host, "SELECT GROUP_CONCAT(id ORDER BY id) FROM foobar.safety_probe") == [["1,2"]]
-        assert root_sql(host, "SHOW DATABASES LIKE 'foobar\\_webstack\\_%'") == []
-        after = host.check_output(f"ls {safety}").split()
-        assert len(after) == len(before) + 1, (before, after)
-        newest = sorted(set(after) - set(before))[0]
-        assert host.run(f"zcat {safety}/{newest} | tr -d '\\n' | grep -Eq 'INSERT INTO `safety_probe` VALUES *\\(1\\), *\\(2\\)'").rc == 0
-        assert host.file(safety).mode == 0o700
-    finally:
-        root_sql(host, "DROP TABLE IF EXISTS foobar.safety_probe")
-
-
 def test_backup_dumps_the_databases_other_roles_list(host):
     """A role that creates a database for itself lists it in the backup drop-in directory (exported
     as mysql_server.backup_dropin_dir): the next backup dumps it too."""
@@ -267,77 +216,6 @@ def test_backup_retention_keeps_newest(host):
     for db in ("foobar", "foobar_stats"):
         assert len(dumps(host, db)) == KEEP
     assert dumps(host, "foobar") == seen[-KEEP:]  # the newest stay
-
-
-def test_changed_inputs_apply_in_place(host):
-    """New password set in place (rows kept, never logged), one restart for a config change, backups
-    switched off (timer gone, dumps kept), then everything back."""
-    name = host.backend.get_hostname()
-    new_password = "foobar-test-pass-2"
-    pid = host.check_output("systemctl show -P MainPID mariadb")
-    dumps_before = dumps(host, "foobar")
-    tags = ("--tags", "mysql_configure,mysql_service,mysql_users,mysql_backup")
-    proc = run_playbook(
-        "converge.yml",
-        *tags,
-        "-e", f"test_foobar_password={new_password}",
-        "-e", "mysql_max_connections=91",
-        "-e", "mysql_backup_enabled=false",
-        limit=name,
-    )
-    try:
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        # drop-in + restart handler, password, timer stopped + units removed (daemon-reload reports ok)
-        assert recap(proc.stdout)[name]["changed"] == 5, proc.stdout[-6000:]
-        assert "RUNNING HANDLER [foobar.webstack.mysql : Reload systemd]" in proc.stdout
-        assert proc.stdout.count("RUNNING HANDLER [foobar.webstack.mysql : Restart mariadb]") == 1
-        assert new_password not in proc.stdout + proc.stderr  # no_log
-        assert host.check_output("systemctl show -P MainPID mariadb") != pid
-        assert root_sql(host, "SELECT @@GLOBAL.max_connections") == [["91"]]
-        res = tcp_sql(host, APP_USER, new_password, "SELECT COUNT(*) > 0 FROM verify_rw", "foobar")
-        assert res.rc == 0 and res.stdout.strip() == "1", res.stderr
-        assert tcp_sql(host, APP_USER, APP_PASSWORD, "SELECT 1").rc != 0
-        assert not host.file(f"/etc/systemd/system/{BACKUP_UNIT}.timer").exists
-        assert not host.file("/usr/local/sbin/foobar-webstack-mysql-backup").exists
-        assert host.run(f"systemctl is-active {BACKUP_UNIT}.timer").stdout.strip() != "active"
-        assert dumps(host, "foobar") == dumps_before
-    finally:
-        proc = run_playbook("converge.yml", *tags, limit=name)
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert root_sql(host, "SELECT @@GLOBAL.max_connections") == [["80"]]
-    assert tcp_sql(host, APP_USER, APP_PASSWORD, "SELECT COUNT(*) FROM verify_rw", "foobar").rc == 0
-    assert_running(host, "mariadb")
-    assert_running(host, f"{BACKUP_UNIT}.timer")
-
-
-def test_reconverge_repairs_security_and_keeps_rows(host):
-    """Loosen the server by hand, re-run converge: security restored, declared absences applied, rows kept."""
-    name = host.backend.get_hostname()
-    root_sql(
-        host,
-        "CREATE TABLE foobar.keep_me (id INT PRIMARY KEY) ENGINE=InnoDB; INSERT INTO foobar.keep_me VALUES (1), (2), (3); "
-        "CREATE USER ''@'localhost'; CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY 'rootpw'; "
-        "ALTER USER 'root'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('rootpw') OR unix_socket; "
-        "CREATE DATABASE test; CREATE DATABASE legacy; CREATE USER 'olduser'@'localhost' IDENTIFIED BY 'old-pass'",
-    )
-    assert tcp_sql(host, "root", "rootpw", "SELECT 1").rc == 0  # the hole is really open
-    pid = host.check_output("systemctl show -P MainPID mariadb")
-    proc = run_playbook("converge.yml", limit=name)
-    assert proc.returncode == 0, proc.stdout[-4000:]
-    # root's plugin, the two accounts, test, legacy, olduser; the configuration is untouched: no restart.
-    assert recap(proc.stdout)[name]["changed"] == 5, proc.stdout[-6000:]
-    assert host.check_output("systemctl show -P MainPID mariadb") == pid
-    for secret in (APP_PASSWORD, REPORTER_PASSWORD):
-        assert secret not in proc.stdout + proc.stderr  # no_log
-    res = tcp_sql(host, "root", "rootpw", "SELECT 1")
-    assert res.rc != 0 and "Access denied" in res.stderr
-    assert root_sql(host, "SELECT CONCAT(User, '@', Host) FROM mysql.user WHERE User IN ('', 'root', 'olduser')") == [
-        ["root@localhost"]
-    ]
-    assert root_sql(host, "SHOW DATABASES WHERE `Database` IN ('test', 'legacy')") == []
-    assert root_sql(host, "SELECT COUNT(*) FROM foobar.keep_me") == [["3"]]
-    assert root_sql(host, "SELECT COUNT(*) > 0 FROM foobar.verify_rw") == [["1"]]
-    root_sql(host, "DROP TABLE foobar.keep_me")
 
 
 def test_check_mode_is_clean(host):

@@ -1,14 +1,13 @@
-"""python_app behind the apache role on the mysql role: real requests through Apache over HTTPS."""
+"""python_app behind the apache role on the mysql role: real requests through Apache over HTTPS.
 
-import json
-import pathlib
+The release cycle (deploys, rollbacks, broken releases) is in test_release_cycle.py, which runs after
+this file."""
+
 import re
-import shutil
 import time
 
-from conftest import assert_check_mode_clean, assert_running, journal, run_playbook
+from conftest import assert_check_mode_clean, assert_running, journal
 
-ROLE_APP = pathlib.Path(__file__).resolve().parents[3] / "roles" / "python_app" / "files" / "foobar_app"
 CURL = "curl -sk --max-time 10 --resolve www.foobar.com:443:127.0.0.1"
 URL = "https://www.foobar.com"
 JAR = "/root/cookies.txt"
@@ -160,7 +159,9 @@ def test_healthz_ok(host):
 
 
 def test_check_mode_is_clean(host):
-    assert_check_mode_clean(host)
+    # python_app's tasks and the contracts it reads (tagged always); the mysql and apache scenarios
+    # check those roles' own check mode, the site scenario the whole stack's.
+    assert_check_mode_clean(host, args=("--tags", "python_app"))
 
 
 def test_healthz_503_without_database_and_recovers(host):
@@ -177,132 +178,3 @@ def test_killed_app_is_restarted_by_systemd(host):
     host.check_output(f"kill -9 {pid}")
     assert wait_health(host, "200", 30) == "200"
     assert host.check_output("systemctl show -p MainPID --value foobar-app.service") not in ("0", pid)
-
-
-def _app_copy(tmp_path, version, broken=False, bad_migration=False):
-    dest = tmp_path / f"app-{version}"
-    shutil.copytree(ROLE_APP, dest)
-    init = dest / "foobar_app" / "__init__.py"
-    init.write_text(init.read_text().replace('"1.0.0"', f'"{version}"'))
-    if broken:
-        app = dest / "foobar_app" / "app.py"
-        app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
-    if bad_migration:
-        (dest / "foobar_app" / "migrations" / "0099_broken.sql").write_text("ALTER TABLE no_such_table ADD COLUMN x INT;\n")
-    return dest
-
-
-def deploy(host, version, source_dir=None, extra=()):
-    args = ["-e", f"python_app_version={version}", *extra]
-    if source_dir:
-        args += ["-e", "python_app_source=dir", "-e", f"python_app_source_path={source_dir}"]
-    return run_playbook("deploy.yml", *args, limit=host.backend.get_hostname())
-
-
-def test_deploy_new_version_keeps_rows(host, tmp_path):
-    rows = sql(host, "SELECT COUNT(*) FROM messages")
-    proc = deploy(host, "1.1.0", _app_copy(tmp_path, "1.1.0"))
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert current_release(host) == "/srv/foobar/releases/1.1.0"
-    assert host.file("/srv/foobar/previous").linked_to == "/srv/foobar/releases/1.0.0"
-    assert "app 1.1.0" in get(host, "/").stdout
-    assert sql(host, "SELECT COUNT(*) FROM messages") == rows
-    # Same pinned requirements: the new release links the venv 1.0.0 was built with, pip never ran.
-    venv = host.file("/srv/foobar/releases/1.1.0/venv")
-    assert venv.is_symlink and venv.linked_to == host.file("/srv/foobar/releases/1.0.0/venv").linked_to
-    assert venv.linked_to.startswith("/srv/foobar/venvs/")
-    assert re.search(r"Install the pinned requirements into the venv\] \*+\s*skipping", proc.stdout), proc.stdout[-3000:]
-
-
-def test_rollback_returns_to_previous_release(host):
-    proc = run_playbook("rollback.yml", "-e", "webstack_rollback_hosts=all", limit=host.backend.get_hostname())
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert current_release(host) == "/srv/foobar/releases/1.0.0"
-    assert "app 1.0.0" in get(host, "/").stdout
-
-
-def test_broken_release_rolls_back_automatically(host, tmp_path):
-    """The deploy state survives the failure: current and previous are exactly as before the run, the
-    restored release is health-checked (and the message says so), the failed one is marked and kept."""
-    rows = sql(host, "SELECT COUNT(*) FROM messages")
-    previous = host.file("/srv/foobar/previous").linked_to
-    assert current_release(host) == "/srv/foobar/releases/1.0.0" and previous == "/srv/foobar/releases/1.1.0"
-    proc = deploy(host, "1.2.0-broken", _app_copy(tmp_path, "1.2.0-broken", broken=True),
-                  extra=["-e", "python_app_health_timeout=6"])
-    output = proc.stdout + proc.stderr  # ansible-core prints the failure on stderr
-    assert proc.returncode != 0
-    assert "ROLLED BACK" in output and "HEALTHY again" in output, output[-3000:]
-    assert current_release(host) == "/srv/foobar/releases/1.0.0"
-    assert host.file("/srv/foobar/previous").linked_to == previous  # untouched by the failed deploy
-    assert host.file("/srv/foobar/releases/1.2.0-broken").is_directory  # kept for analysis
-    assert "failed its health check" in host.file("/srv/foobar/releases/1.2.0-broken/.foobar-webstack-failed").content_string
-    assert status(host, "/healthz") == "200"
-    assert sql(host, "SELECT COUNT(*) FROM messages") == rows
-
-
-def test_rollback_after_a_failed_deploy_goes_to_the_release_before(host):
-    """Before the fix, a failed deploy left previous == current and this rollback "succeeded" in place."""
-    proc = run_playbook("rollback.yml", "-e", "webstack_rollback_hosts=all", limit=host.backend.get_hostname())
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert current_release(host) == "/srv/foobar/releases/1.1.0"
-    assert host.file("/srv/foobar/previous").linked_to == "/srv/foobar/releases/1.0.0"
-    assert "app 1.1.0" in get(host, "/").stdout
-
-
-def test_failed_migration_leaves_the_running_release_untouched(host, tmp_path):
-    before = current_release(host)
-    rows = sql(host, "SELECT COUNT(*) FROM messages")
-    proc = deploy(host, "1.3.0-badmigration", _app_copy(tmp_path, "1.3.0-badmigration", bad_migration=True))
-    assert proc.returncode != 0
-    assert "Migrate | Run the migrations of the new release" in proc.stdout
-    assert current_release(host) == before
-    assert sql(host, "SELECT COUNT(*) FROM schema_migrations WHERE name = '0099_broken.sql'") == "0"
-    assert sql(host, "SELECT COUNT(*) FROM messages") == rows
-    assert status(host, "/healthz") == "200"
-
-
-def test_deploy_from_git(host):
-    proc = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"])
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert current_release(host) == "/srv/foobar/releases/git-1"
-    assert host.file("/srv/foobar/releases/git-1/.git").is_directory
-    assert status(host, "/healthz") == "200"
-    again = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"])
-    assert "changed=0" in again.stdout, again.stdout[-3000:]
-
-
-def test_requirements_are_installed_by_the_app_user(host, tmp_path):
-    """pip runs as the app's user, not root: a requirements file that pulls in one only root may read
-    makes the build fail with pip's permission error, and the release in service stays."""
-    before = current_release(host)
-    host.check_output("install -m 0600 /dev/null /root/root-only-requirements.txt && echo 'PyMySQL==1.1.1' > /root/root-only-requirements.txt")
-    source = _app_copy(tmp_path, "1.4.0-rootreq")
-    with open(source / "requirements.txt", "a", encoding="utf-8") as handle:
-        handle.write("-r /root/root-only-requirements.txt\n")
-    proc = deploy(host, "1.4.0-rootreq", source)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0, output[-3000:]
-    assert "Install the pinned requirements into the venv" in output and "Permission denied" in output, output[-3000:]
-    assert current_release(host) == before
-    assert status(host, "/healthz") == "200"
-
-
-def test_migrations_run_as_the_app_user(host):
-    proc = deploy(host, "git-1", extra=[
-        "-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git",
-        "-e", json.dumps({"python_app_migrate_command":
-                          "/bin/sh -c 'id -un > /tmp/migrate-user && exec {venv}/bin/python -m foobar_app.migrate'"})])
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert host.file("/tmp/migrate-user").content_string.strip() == "foobar"
-
-
-def test_prune_keeps_the_release_in_service_the_one_before_and_failed_ones(host):
-    """With python_app_releases_keep 2, the oldest good release goes; the release in service, the one
-    rollback.yml would go to, and the failed release kept for analysis stay."""
-    previous = host.file("/srv/foobar/previous").linked_to
-    proc = deploy(host, "git-1", extra=["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git",
-                                        "-e", "python_app_releases_keep=2"])
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    left = set(host.check_output("ls /srv/foobar/releases").split())
-    assert {"git-1", previous.rsplit("/", 1)[1], "1.2.0-broken"} <= left, left
-    assert "1.0.0" not in left, left

@@ -1,8 +1,17 @@
 """mysql with a present user lacking a password: the role stops before changing anything.
 
-converge.yml runs the role in block/rescue and asserts the failure message; here the host is
-checked for traces of a run that went on.
+mysql.yml runs the role on webstack-invalid-roles in block/rescue and asserts the failure message;
+here the host is checked for traces of a run that went on.
 """
+
+import pytest
+
+from conftest import scenario_host
+
+
+@pytest.fixture(scope="module")
+def host():
+    return scenario_host("webstack-invalid-roles")
 
 
 def test_mariadb_not_installed(host):

@@ -1,8 +1,8 @@
 """site.yml refuses bad input before it changes anything on any host.
 
-Each case runs site.yml on the fresh host (in the web and dns groups) with one bad value: the run
-fails in its validation play, the message names the variable the user set and shows the bad value,
-and the installed packages and every file under /etc are exactly as before.
+Each case runs site.yml on the fresh host webstack-invalid-site (in the web and dns groups) with one
+bad value: the run fails in its validation play, the message names the variable the user set and
+shows the bad value, and the installed packages and every file under /etc are exactly as before.
 """
 
 import json
@@ -11,7 +11,7 @@ import pytest
 
 from conftest import recap, run_playbook, scenario_host
 
-HOST = "webstack-site_invalid-bookworm"
+HOST = "webstack-invalid-site"
 
 # (extra vars, text the failure must contain)
 CASES = [
@@ -42,7 +42,7 @@ def snapshot(host):
 @pytest.mark.parametrize("extra, expected", CASES, ids=[next(iter(c[0])) for c in CASES])
 def test_bad_input_stops_the_run_before_any_change(host, extra, expected):
     before = snapshot(host)
-    proc = run_playbook("converge.yml", "-e", json.dumps(extra))
+    proc = run_playbook("site.yml", "-e", json.dumps(extra), limit=HOST)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     assert expected in output, output[-3000:]

@@ -1,10 +1,17 @@
-"""apache_invalid: after the refused snippets (asserted in converge.yml) the site still serves."""
+"""apache on webstack-invalid-roles: after the refused snippets (asserted in apache.yml) the site still serves."""
 
-from conftest import assert_running
+import pytest
+
+from conftest import assert_running, scenario_host
 
 SITE = "www.foobar.com"
 SNIPPETS = f"/etc/apache2/foobar-webstack/{SITE}.d"
 CURL = f"curl -sk --max-time 10 --resolve {SITE}:443:127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def host():
+    return scenario_host("webstack-invalid-roles")
 
 
 def test_apache_running(host):

@@ -1,7 +1,15 @@
-"""After bad input was refused: on a container without NET_ADMIN the role refuses to run without its
-firewall (fail closed), and with linux_base_firewall_enabled: false it applies the rest and no firewall."""
+"""webstack-invalid-nonet, after linux_base.yml refused bad input: on a container without NET_ADMIN the
+role refuses to run without its firewall (fail closed), and with linux_base_firewall_enabled: false it
+applies the rest and no firewall."""
 
-from conftest import assert_running
+import pytest
+
+from conftest import assert_running, scenario_host
+
+
+@pytest.fixture(scope="module")
+def host():
+    return scenario_host("webstack-invalid-nonet")
 
 
 def test_firewall_off_not_half_applied(host):
