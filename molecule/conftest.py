@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 
+import pytest
 import testinfra
 
 
@@ -21,15 +22,45 @@ def scenario_hosts():
     return sorted(hosts, key=lambda h: h.backend.get_hostname())
 
 
+@pytest.fixture(scope="module")
+def hosts():
+    """Every instance of this scenario (scenario_hosts), for tests that run a playbook over all of them."""
+    return scenario_hosts()
+
+
+def name_of(host):
+    """A testinfra host's inventory name."""
+    return host.backend.get_hostname()
+
+
+def assert_both_releases(hosts):
+    """Tests that ran a playbook over these hosts are worth their name only if it ran on both releases."""
+    releases = {host.check_output(". /etc/os-release && echo $VERSION_CODENAME") for host in hosts}
+    assert releases == {"bookworm", "trixie"}, releases
+
+
+# One host's result line of a task ("changed: [web]", "fatal: [web -> localhost]: FAILED! =>"), and
+# the banners that start the next task, handler, play or the recap.
+RESULT = re.compile(r"^(ok|changed|fatal|failed|skipping|rescued|ignored): \[([^\]]+)\]")
+TASK_BANNERS = ("TASK [", "RUNNING HANDLER [")
+BANNERS = (*TASK_BANNERS, "PLAY [", "PLAY RECAP")
+
+
+def _result(line):
+    """(status, host) of a task result line, or None."""
+    match = RESULT.match(line)
+    return (match.group(1), match.group(2).split(" -> ")[0]) if match else None
+
+
 def host_output(output, name):
     """What a playbook printed for one host: its task result lines (ok/changed/fatal/skipping) and the
     message of a failure, from the first line naming [name] to the next line that names another host."""
     lines, keep = [], False
     for line in output.splitlines():
-        named = re.match(r"^(?:ok|changed|fatal|failed|skipping|rescued|ignored): \[([^\]]+)\]", line)
-        if named:
-            keep = named.group(1).split(" -> ")[0] == name
-        elif line.startswith(("TASK [", "PLAY [", "RUNNING HANDLER [", "PLAY RECAP")):
+        result = _result(line)
+        if result:
+            keep = result[1] == name
+        elif line.startswith(BANNERS):
             keep = False
         if keep and line.strip():
             lines.append(line)
@@ -40,12 +71,12 @@ def task_results(output, task):
     """{host: [status, ...]} of every task whose header contains `task` (ok, changed, skipping, fatal...)."""
     results, inside = {}, False
     for line in output.splitlines():
-        if line.startswith(("TASK [", "RUNNING HANDLER [", "PLAY [", "PLAY RECAP")):
-            inside = line.startswith(("TASK [", "RUNNING HANDLER [")) and task in line
+        if line.startswith(BANNERS):
+            inside = line.startswith(TASK_BANNERS) and task in line
             continue
-        named = re.match(r"^(ok|changed|fatal|failed|skipping|rescued|ignored): \[([^\]]+)\]", line)
-        if inside and named:
-            results.setdefault(named.group(2).split(" -> ")[0], []).append(named.group(1))
+        result = _result(line)
+        if inside and result:
+            results.setdefault(result[1], []).append(result[0])
     return results
 
 
@@ -85,6 +116,11 @@ def run_playbook(playbook, *args, limit=None):
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False, timeout=900)
     proc.stderr = ""
     return proc
+
+
+def changed(proc, host):
+    """How many changes the run's recap counts for this host."""
+    return recap(proc.stdout)[name_of(host)]["changed"]
 
 
 def recap(output):

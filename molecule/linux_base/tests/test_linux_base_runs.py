@@ -9,25 +9,15 @@ test changed (the checks after each put-back prove it complete).
 import json
 import re
 
-import pytest
+from conftest import assert_both_releases, changed, name_of, recap, run_playbook
+from test_linux_base import SSH_OPTS
 
-from conftest import recap, run_playbook, scenario_hosts
-
-SSH_OPTS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=5"
 HANDLERS = ("Check sshd config", "Reload sshd", "Reload firewall", "Apply sysctl settings", "Restart journald")
 RULES = "nft list table inet foobar_webstack"
 DROPIN = "/etc/ssh/sshd_config.d/10-foobar-webstack.conf"
 SNTRUP = "sntrup761x25519-sha512@openssh.com"
+SSHD_HANDLERS = {"Check sshd config", "Reload sshd"}
 MACS_512 = '{"linux_base_ssh_macs": ["hmac-sha2-512-etm@openssh.com"]}'
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    return scenario_hosts()
-
-
-def name_of(host):
-    return host.backend.get_hostname()
 
 
 def converge(*args):
@@ -37,10 +27,6 @@ def converge(*args):
 
 def put_back_ssh():
     return converge("--tags", "linux_base_ssh")
-
-
-def changed(proc, host):
-    return recap(proc.stdout)[name_of(host)]["changed"]
 
 
 def handlers_run(output, name):
@@ -53,6 +39,15 @@ def handlers_run(output, name):
         if handler in HANDLERS and re.search(rf"^(ok|changed): \[{re.escape(name)}\]", body, re.M):
             acted.add(handler)
     return acted
+
+
+def assert_sshd_alone_reloaded(proc, host, setting):
+    """The run changed the sshd drop-in alone: two changes (the files task and the reload), only sshd's
+    handlers acted, and the running sshd has the new setting."""
+    name = name_of(host)
+    assert changed(proc, host) == 2, (name, proc.stdout[-4000:])
+    assert handlers_run(proc.stdout, name) == SSHD_HANDLERS, (name, proc.stdout[-4000:])
+    assert setting in host.check_output("sshd -T"), name
 
 
 def offers_kex(host, kex):
@@ -69,15 +64,13 @@ def test_a_changed_file_reloads_only_its_service(hosts):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         for host in hosts:
             name = name_of(host)
-            assert changed(proc, host) == 2, (name, proc.stdout[-4000:])  # the files task and the reload
-            assert handlers_run(proc.stdout, name) == {"Check sshd config", "Reload sshd"}, (name, proc.stdout[-4000:])
-            assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T"), name
+            assert_sshd_alone_reloaded(proc, host, "macs hmac-sha2-512-etm@openssh.com")
             assert host.check_output("systemctl show -P MainPID ssh") == pids[name], name  # reloaded, not restarted
     finally:
         proc = put_back_ssh()
     assert proc.returncode == 0, proc.stdout[-3000:]
     for host in hosts:
-        assert handlers_run(proc.stdout, name_of(host)) == {"Check sshd config", "Reload sshd"}, proc.stdout[-4000:]
+        assert handlers_run(proc.stdout, name_of(host)) == SSHD_HANDLERS, proc.stdout[-4000:]
         assert "hmac-sha2-256-etm@openssh.com" in host.check_output("sshd -T"), name_of(host)
 
 
@@ -89,9 +82,7 @@ def test_tags_of_one_concern_write_only_its_files(hosts):
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         for host in hosts:
             name = name_of(host)
-            assert changed(proc, host) == 2, (name, proc.stdout[-4000:])  # the files task and the reload
-            assert handlers_run(proc.stdout, name) == {"Check sshd config", "Reload sshd"}, (name, proc.stdout[-4000:])
-            assert "macs hmac-sha2-512-etm@openssh.com" in host.check_output("sshd -T"), name
+            assert_sshd_alone_reloaded(proc, host, "macs hmac-sha2-512-etm@openssh.com")
             journald = host.file("/etc/systemd/journald.conf.d/60-foobar-webstack.conf").content_string
             assert "SystemMaxUse=200M" in journald, name
     finally:
@@ -180,6 +171,4 @@ def test_unattended_upgrades_off_removes_them(hosts):
 
 
 def test_both_releases_ran(hosts):
-    # The runs above are worth their name only if they ran on both Debian releases.
-    releases = {host.check_output(". /etc/os-release && echo $VERSION_CODENAME") for host in hosts}
-    assert releases == {"bookworm", "trixie"}, releases
+    assert_both_releases(hosts)

@@ -5,9 +5,7 @@ both hosts (the two Debian releases side by side, one ansible-playbook start-up 
 checks every host on its own.
 """
 
-import pytest
-
-from conftest import assert_running, recap, run_playbook, scenario_hosts
+from conftest import assert_both_releases, assert_running, changed, name_of, recap, run_playbook
 from test_mysql import (
     APP_PASSWORD,
     APP_USER,
@@ -19,19 +17,6 @@ from test_mysql import (
     run_backup,
     tcp_sql,
 )
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    return scenario_hosts()
-
-
-def name_of(host):
-    return host.backend.get_hostname()
-
-
-def changed(proc, host):
-    return recap(proc.stdout)[name_of(host)]["changed"]
 
 
 def test_backup_restores_dropped_database(hosts):
@@ -173,6 +158,4 @@ def test_reconverge_repairs_security_and_keeps_rows(hosts):
 
 
 def test_both_releases_ran(hosts):
-    # The runs above are worth their name only if they ran on both Debian releases.
-    releases = {host.check_output(". /etc/os-release && echo $VERSION_CODENAME") for host in hosts}
-    assert releases == {"bookworm", "trixie"}, releases
+    assert_both_releases(hosts)

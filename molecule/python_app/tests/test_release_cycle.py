@@ -10,39 +10,11 @@ import json
 import pathlib
 import shutil
 
-import pytest
-
-from conftest import host_output, recap, run_playbook, scenario_hosts, task_results
+from conftest import assert_both_releases, host_output, name_of, recap, run_playbook, task_results
+from test_python_app import current_release, get, sql, status
 
 ROLE_APP = pathlib.Path(__file__).resolve().parents[3] / "roles" / "python_app" / "files" / "foobar_app"
-CURL = "curl -sk --max-time 10 --resolve www.foobar.com:443:127.0.0.1"
-URL = "https://www.foobar.com"
 GIT = ["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"]
-
-
-@pytest.fixture(scope="module")
-def hosts():
-    return scenario_hosts()
-
-
-def name_of(host):
-    return host.backend.get_hostname()
-
-
-def page(host, path="/"):
-    return host.run(f"{CURL} {URL}{path}").stdout
-
-
-def status(host, path="/"):
-    return host.check_output(f"{CURL} -o /dev/null -w '%{{http_code}}' {URL}{path}")
-
-
-def sql(host, query):
-    return host.check_output(f"mariadb -N -B foobar -e {query!r}")
-
-
-def current_release(host):
-    return host.file("/srv/foobar/current").linked_to
 
 
 def previous_release(host):
@@ -94,7 +66,7 @@ def test_deploy_new_version_keeps_rows(hosts, tmp_path):
         name = name_of(host)
         assert current_release(host) == "/srv/foobar/releases/1.1.0", name
         assert previous_release(host) == "/srv/foobar/releases/1.0.0", name
-        assert "app 1.1.0" in page(host), name
+        assert "app 1.1.0" in get(host).stdout, name
         assert sql(host, "SELECT COUNT(*) FROM messages") == before[name], name
         venv = host.file("/srv/foobar/releases/1.1.0/venv")
         assert venv.is_symlink and venv.linked_to == host.file("/srv/foobar/releases/1.0.0/venv").linked_to, name
@@ -107,7 +79,7 @@ def test_rollback_returns_to_previous_release(hosts):
     assert proc.returncode == 0, proc.stdout[-3000:]
     for host in hosts:
         assert current_release(host) == "/srv/foobar/releases/1.0.0", name_of(host)
-        assert "app 1.0.0" in page(host), name_of(host)
+        assert "app 1.0.0" in get(host).stdout, name_of(host)
 
 
 def test_broken_release_rolls_back_automatically(hosts, tmp_path):
@@ -142,7 +114,7 @@ def test_rollback_after_a_failed_deploy_goes_to_the_release_before(hosts):
     for host in hosts:
         assert current_release(host) == "/srv/foobar/releases/1.1.0", name_of(host)
         assert previous_release(host) == "/srv/foobar/releases/1.0.0", name_of(host)
-        assert "app 1.1.0" in page(host), name_of(host)
+        assert "app 1.1.0" in get(host).stdout, name_of(host)
 
 
 def test_failed_migration_leaves_the_running_release_untouched(hosts, tmp_path):
@@ -216,7 +188,5 @@ def test_prune_keeps_the_release_in_service_the_one_before_and_failed_ones(hosts
 
 
 def test_every_release_step_ran_on_both_releases(hosts):
-    # The steps above are worth their name only if they ran on both Debian releases.
-    releases = {host.check_output(". /etc/os-release && echo $VERSION_CODENAME") for host in hosts}
-    assert releases == {"bookworm", "trixie"}, releases
+    assert_both_releases(hosts)
 
