@@ -167,10 +167,96 @@ def test_tls_is_off_only_for_local_connections(monkeypatch, dsn, tls_off):
     from foobar_app import db  # noqa: PLC0415
 
     seen = {}
-    monkeypatch.setattr(db.pymysql, "connect", lambda **kwargs: seen.update(kwargs))
+    monkeypatch.setattr(db, "_Connection", lambda **kwargs: seen.update(kwargs))
     fields = dict(confmod.parse_dsn(dsn), secret_key=b"k", max_body_bytes=1024, page_size=5)
     db.connect(confmod.Config(**fields))
     assert seen.get("ssl_disabled", False) is tls_off
+
+
+def test_tls_context_is_built_once_per_process():
+    from foobar_app import db  # noqa: PLC0415
+
+    conn = object.__new__(db._Connection)  # noqa: SLF001 - the hook PyMySQL calls, without a socket
+    first = conn._create_ssl_ctx({})  # noqa: SLF001
+    assert first is db.shared_ssl_context() is conn._create_ssl_ctx({})  # noqa: SLF001
+
+
+class FakeConnection:
+    """A PyMySQL connection stand-in: `dead` fails the ping, `lose` fails the next statement."""
+
+    made = []
+
+    def __init__(self, **_kwargs):
+        self.dead = False
+        self.lose = False
+        self.closed = False
+        self.statements = []
+        FakeConnection.made.append(self)
+
+    def ping(self, reconnect=False):
+        assert reconnect is False
+        if self.dead:
+            raise OSError("gone")
+
+    def close(self):
+        self.closed = True
+
+    def cursor(self):
+        conn = self
+
+        class Cursor:
+            lastrowid = 7
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *_exc):
+                return False
+
+            def execute(self, sql, _args):
+                if conn.lose:
+                    conn.lose = False
+                    raise OSError("lost mid-way")
+                conn.statements.append(sql.split()[0])
+
+            def fetchall(self):
+                return []
+
+        return Cursor()
+
+
+@pytest.fixture
+def fake_db(monkeypatch):
+    from foobar_app import db  # noqa: PLC0415
+
+    FakeConnection.made = []
+    monkeypatch.setattr(db, "_Connection", FakeConnection)
+    monkeypatch.setattr(db, "_local", __import__("threading").local())
+    fields = dict(confmod.parse_dsn("mysql://u:p@10.0.0.5:3306/foobar"), secret_key=b"k", max_body_bytes=1024, page_size=5)
+    return db, confmod.Config(**fields)
+
+
+def test_connection_is_kept_and_a_dead_one_replaced(fake_db):
+    db, config = fake_db
+    db.list_messages(config, 5)
+    db.list_messages(config, 5)
+    assert len(FakeConnection.made) == 1
+    FakeConnection.made[0].dead = True
+    db.add_message(config, "a", "b")
+    assert len(FakeConnection.made) == 2 and FakeConnection.made[0].closed
+    assert FakeConnection.made[1].statements == ["INSERT"]
+
+
+def test_a_lost_read_runs_again_but_a_lost_write_does_not(fake_db):
+    db, config = fake_db
+    db.list_messages(config, 5)
+    FakeConnection.made[0].lose = True
+    assert db.list_messages(config, 5) == []
+    assert len(FakeConnection.made) == 2 and FakeConnection.made[1].statements == ["SELECT"]
+    FakeConnection.made[1].lose = True
+    with pytest.raises(OSError):
+        db.add_message(config, "a", "b")
+    assert FakeConnection.made[1].statements == ["SELECT"] and len(FakeConnection.made) == 2
 
 
 def test_migration_statements_split():
@@ -178,3 +264,11 @@ def test_migration_statements_split():
 
     sql = (migrate.MIGRATIONS / "0001_create_messages.sql").read_text()
     assert len(migrate.statements(sql)) == 1
+
+
+def test_client_address_is_the_one_apache_appended(client):
+    assert appmod.client_address({"HTTP_X_FORWARDED_FOR": "203.0.113.9, 172.29.250.30"}) == "172.29.250.30"
+    assert appmod.client_address({"REMOTE_ADDR": "127.0.0.1"}) == "127.0.0.1"
+    answer = client("GET", "/api/client")
+    assert answer["status"] == 200 and json.loads(answer["body"])["address"] == ""
+    assert client("POST", "/api/client")["status"] == 405

@@ -71,6 +71,15 @@ def is_https(environ):
     return environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).lower() == "https"
 
 
+def client_address(environ):
+    """The visitor's address. Apache (the only peer on the app's socket) appends the address it
+    served to X-Forwarded-For: the last entry is that one, whatever the client put before it. Behind
+    load balancers Apache's mod_remoteip has already replaced their address with the client's."""
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    last = forwarded.split(",")[-1].strip()
+    return last or environ.get("REMOTE_ADDR", "")
+
+
 def csrf_token(secret, nonce):
     return hmac.new(secret, nonce.encode(), hashlib.sha256).hexdigest()
 
@@ -200,6 +209,12 @@ class App:
             start_response, 201, json.dumps({"id": new_id, "name": name, "message": message}), "application/json"
         )
 
+    def api_client(self, environ, start_response):
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            raise HttpError(405, "method not allowed")
+        body = {"address": client_address(environ), "https": is_https(environ)}
+        return self.respond(start_response, 200, json.dumps(body), "application/json")
+
     def healthz(self, environ, start_response):
         try:
             healthy = db.ping(self.config)
@@ -209,7 +224,7 @@ class App:
             return self.respond(start_response, 200, "ok\n", "text/plain; charset=utf-8")
         return self.respond(start_response, 503, "database unavailable\n", "text/plain; charset=utf-8")
 
-    ROUTES = {"/": index, "/api/messages": api_messages, "/healthz": healthz}
+    ROUTES = {"/": index, "/api/messages": api_messages, "/api/client": api_client, "/healthz": healthz}
 
     def __call__(self, environ, start_response):
         route = self.ROUTES.get(environ.get("PATH_INFO") or "/")
