@@ -46,3 +46,25 @@ def test_firewall_dropin_follows_the_contract():
     # No firewall managed by linux_base on the host: the role writes nothing, whatever it wants.
     assert firewall.firewall_dropin(dict(contract, active=False), "/d/50-x.nft", "x") == []
     assert firewall.firewall_dropin({}, "/50-x.nft", "x", False) == []
+
+
+def test_in_network():
+    assert firewall.in_network("172.29.250.200", "172.29.250.0/24")
+    assert firewall.in_network("172.29.250.200", "172.29.250.10/255.255.255.0")
+    assert not firewall.in_network("172.29.251.200", "172.29.250.0/24")
+    assert not firewall.in_network("not-an-ip", "172.29.250.0/24")
+    assert not firewall.in_network("172.29.250.200", "bogus")
+
+
+def test_cluster_servers():
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("cluster", pathlib.Path(__file__).parent.parent / "plugins/filter/cluster.py")
+    cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cluster)
+    assert cluster.cluster_servers(["w1", "w2"], {"w1": "10.0.0.1", "w2": "10.0.0.2"}, {"port": 443}) == [
+        {"name": "w1", "address": "10.0.0.1", "port": 443},
+        {"name": "w2", "address": "10.0.0.2", "port": 443},
+    ]
+    with pytest.raises(Exception, match="no address known for host 'w3'"):
+        cluster.cluster_servers(["w3"], {"w3": ""})

@@ -87,11 +87,15 @@ def test_templates_carry_ansible_managed(role):
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_role_is_converged_by_a_scenario_with_tests(role, root):
-    """Some Molecule scenario applies the role (by FQCN) and has testinfra tests."""
+    """Some Molecule scenario applies the role (by FQCN, or through site.yml, which applies it) and has
+    testinfra tests."""
+    site = (root / "playbooks" / "site.yml").read_text(encoding="utf-8")
+    pattern = rf"foobar\.webstack\.{role.name}\b"
     covering = {
         playbook.parent.name
         for playbook in (root / "molecule").glob("*/*.yml")
-        if re.search(rf"foobar\.webstack\.{role.name}\b", playbook.read_text(encoding="utf-8"))
+        if (re.search(pattern, playbook.read_text(encoding="utf-8"))
+            or ("import_playbook: ../../site.yml" in playbook.read_text(encoding="utf-8") and re.search(pattern, site)))
         and list((playbook.parent / "tests").glob("test_*.py"))
     }
     assert covering, f"no scenario with tests converges foobar.webstack.{role.name}"

@@ -43,6 +43,19 @@ def invalid_networks(sources):
     return bad
 
 
+def in_network(address, network):
+    """Whether address is an IP address inside network (CIDR, or address/netmask); False for bad input."""
+    try:
+        return ipaddress.ip_address(str(address)) in ipaddress.ip_network(str(network), strict=False)
+    except ValueError:
+        return False
+
+
+def network_has(network, address):
+    """in_network with the network first (for map over a list of networks)."""
+    return in_network(address, network)
+
+
 def _set(items):
     items = list(items)
     return str(items[0]) if len(items) == 1 else "{ " + ", ".join(str(i) for i in items) + " }"
@@ -87,4 +100,5 @@ def firewall_dropin(contract, path, rules, wanted=True):
 
 class FilterModule:
     def filters(self):
-        return {"nft_accept": nft_accept, "invalid_networks": invalid_networks, "firewall_dropin": firewall_dropin}
+        return {"nft_accept": nft_accept, "invalid_networks": invalid_networks, "firewall_dropin": firewall_dropin,
+                "in_network": in_network, "network_has": network_has}
