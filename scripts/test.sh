@@ -72,7 +72,7 @@ scenario_result() {
 # Slowest first, so that the last ones to start are short (seconds measured on this machine kind).
 scenario_weight() {
   case $1 in
-    python_app) echo 600 ;; site) echo 320 ;; dns) echo 170 ;; linux_base) echo 200 ;; mysql) echo 140 ;;
+    cluster) echo 1000 ;; python_app) echo 600 ;; site) echo 320 ;; dns) echo 170 ;; linux_base) echo 200 ;; mysql) echo 140 ;;
     apache) echo 90 ;; invalid) echo 110 ;;
     *) echo 30 ;;
   esac

@@ -11,7 +11,7 @@ import time
 import pytest
 from cluster import (CLIENT_ADDRESS, DBS, LBS, LOCAL, SITE, THROUGH_VIP, VIP, WEBS, host, sql, vip_holders,
                      wait_servers_up, wsrep)
-from conftest import assert_check_mode_clean, scenario_host
+from conftest import assert_check_mode_clean, run_playbook, scenario_host
 
 CLIENT = "webstack-cluster-client"
 
@@ -122,3 +122,25 @@ def test_the_site_names_point_at_the_floating_address():
 @pytest.mark.parametrize("name", LBS + WEBS + DBS)
 def test_check_mode_is_clean(name):
     assert_check_mode_clean(scenario_host(name), "converge.yml")
+
+
+def test_a_web_node_is_taken_out_for_maintenance_and_put_back():
+    """playbooks/web_node.yml: drained on both load balancers (and it stays so through a reload), then
+    ready again once UP."""
+    def states():
+        return {lb: host(lb).check_output(
+            "echo 'show stat' | socat stdio /run/haproxy/admin.sock | awk -F, '$2 == \"webstack-cluster-web2\" {print $18}'")
+            for lb in LBS}
+
+    proc = run_playbook("../../playbooks/web_node.yml", "-e", "webstack_web_node=webstack-cluster-web2",
+                        "-e", "webstack_web_node_state=drain")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    host(LBS[0]).check_output("systemctl reload haproxy")
+    time.sleep(2)
+    assert set(states().values()) == {"DRAIN"}, states()
+    proc = run_playbook("../../playbooks/web_node.yml", "-e", "webstack_web_node=webstack-cluster-web2",
+                        "-e", "webstack_web_node_state=ready")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert set(states().values()) == {"UP"}, states()
+    bad = run_playbook("../../playbooks/web_node.yml", "-e", "webstack_web_node=nope", "-e", "webstack_web_node_state=drain")
+    assert bad.returncode != 0 and "Give webstack_web_node" in bad.stdout
