@@ -22,7 +22,6 @@ import datetime
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,10 @@ LBS = ("webstack-demo-lb1", "webstack-demo-lb2")
 WEBS = ("webstack-demo-web1", "webstack-demo-web2")
 DBS = ("webstack-demo-db1", "webstack-demo-db2")
 CLIENT = "webstack-demo-client"
-APP = ROOT / "roles" / "python_app" / "files" / "foobar_app"
+
+# The same release copies the Molecule tests deploy (molecule/conftest.py).
+sys.path.insert(0, str(ROOT / "molecule"))
+from conftest import app_copy  # noqa: E402  pylint: disable=wrong-import-position
 
 lines_out = []
 
@@ -113,17 +115,6 @@ def stop_load(tag):
 def report(name, result, extra=""):
     say(f"  {name:<34} {result['requests']:>5} requests, {result['failed']:>3} failed"
         f" (window {result['failure_window']:.1f} s){extra}")
-
-
-def app_copy(tmp, version, broken=False):
-    dest = pathlib.Path(tmp) / f"app-{version}"
-    shutil.copytree(APP, dest)
-    init = dest / "foobar_app" / "__init__.py"
-    init.write_text(init.read_text().replace('"1.0.0"', f'"{version}"'))
-    if broken:
-        app = dest / "foobar_app" / "app.py"
-        app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
-    return dest
 
 
 def faults(stamp, figures):

@@ -2,11 +2,32 @@
 
 import functools
 import os
+import pathlib
 import re
+import shutil
 import subprocess
 
 import pytest
 import testinfra
+
+
+# The bundled sample app: tests and benchmarks deploy copies of it as releases of their own.
+BUNDLED_APP = pathlib.Path(__file__).resolve().parent.parent / "roles" / "python_app" / "files" / "foobar_app"
+
+
+def app_copy(parent, version, broken=False, bad_migration=False):
+    """A copy of the bundled app in parent/app-<version> that says it is <version>; broken: its
+    /healthz always answers 503; bad_migration: a migration that fails. Returns its path."""
+    dest = pathlib.Path(parent) / f"app-{version}"
+    shutil.copytree(BUNDLED_APP, dest)
+    init = dest / "foobar_app" / "__init__.py"
+    init.write_text(init.read_text().replace('"1.0.0"', f'"{version}"'))
+    if broken:
+        app = dest / "foobar_app" / "app.py"
+        app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
+    if bad_migration:
+        (dest / "foobar_app" / "migrations" / "0099_broken.sql").write_text("ALTER TABLE no_such_table ADD COLUMN x INT;\n")
+    return dest
 
 
 def scenario_host(name):

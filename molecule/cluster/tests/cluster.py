@@ -55,22 +55,29 @@ def sql(name, query):
     return host(name).check_output(f"mariadb -N -B foobar -e {query!r}")
 
 
+def _wsrep_status(name):
+    """The node's wsrep status variables (name -> value), or None while its server does not answer."""
+    result = host(name).run("mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\"")
+    if result.rc != 0:
+        return None
+    return dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+
+
 def wsrep(name):
     """The node's wsrep status variables, name -> value."""
-    out = host(name).check_output("mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\"")
-    return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    status = _wsrep_status(name)
+    assert status is not None, f"{name}: MariaDB does not answer"
+    return status
 
 
 def wait_synced(name, size, timeout=90):
     deadline = time.time() + timeout
     last = {}
     while time.time() < deadline:
-        result = host(name).run("mariadb -N -B -e \"SHOW GLOBAL STATUS LIKE 'wsrep_%'\"")
-        if result.rc == 0:
-            last = dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
-            if (last.get("wsrep_local_state_comment") == "Synced" and last.get("wsrep_cluster_status") == "Primary"
-                    and last.get("wsrep_cluster_size") == str(size)):
-                return last
+        last = _wsrep_status(name) or last
+        if (last.get("wsrep_local_state_comment") == "Synced" and last.get("wsrep_cluster_status") == "Primary"
+                and last.get("wsrep_cluster_size") == str(size)):
+            return last
         time.sleep(1)
     raise AssertionError(f"{name} is not Synced in a Primary component of {size} after {timeout} s: {last}")
 

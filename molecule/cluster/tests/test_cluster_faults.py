@@ -6,16 +6,11 @@ an operator would meet them: a node's Apache dies, the active load balancer dies
 writer dies, then a rolling deploy of a new release and a broken one.
 """
 
-import pathlib
-import shutil
 import time
 
 from cluster import (DBS, LBS, WEBS, failures_after, host, sql, start_load, stop_load, summary, vip_holders,
                      wait_servers_up, wait_synced)
-from conftest import host_output, recap, run_playbook
-
-ROLE_APP = pathlib.Path(__file__).resolve().parents[3] / "roles" / "python_app" / "files" / "foobar_app"
-
+from conftest import app_copy, host_output, recap, run_playbook
 
 def current_release(name):
     return host(name).file("/srv/foobar/current").linked_to
@@ -80,17 +75,6 @@ def test_writes_resume_within_ten_seconds_when_the_database_writer_dies_and_no_c
     wait_servers_up()
 
 
-def _app_copy(tmp_path, version, broken=False):
-    dest = tmp_path / f"app-{version}"
-    shutil.copytree(ROLE_APP, dest)
-    init = dest / "foobar_app" / "__init__.py"
-    init.write_text(init.read_text().replace('"1.0.0"', f'"{version}"'))
-    if broken:
-        app = dest / "foobar_app" / "app.py"
-        app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
-    return dest
-
-
 def deploy(version, source_dir, *extra):
     """site.yml for the web nodes (the load balancers are reached by delegation), one node at a time."""
     return run_playbook("converge.yml", "-e", f"python_app_version={version}", "-e", "python_app_source=dir",
@@ -101,7 +85,7 @@ def test_a_rolling_deploy_drops_no_request(tmp_path):
     wait_servers_up()
     tag = start_load("rolling", duration=400)
     started = time.time()
-    proc = deploy("1.1.0", _app_copy(tmp_path, "1.1.0"))
+    proc = deploy("1.1.0", app_copy(tmp_path, "1.1.0"))
     took = time.time() - started
     time.sleep(2)
     result = stop_load(tag)
@@ -119,7 +103,7 @@ def test_a_rolling_deploy_drops_no_request(tmp_path):
 def test_a_broken_release_stops_the_rollout_at_the_first_node_and_drops_no_request(tmp_path):
     wait_servers_up()
     tag = start_load("broken", duration=400)
-    proc = deploy("1.2.0-broken", _app_copy(tmp_path, "1.2.0-broken", broken=True), "-e", "python_app_health_timeout=6")
+    proc = deploy("1.2.0-broken", app_copy(tmp_path, "1.2.0-broken", broken=True), "-e", "python_app_health_timeout=6")
     time.sleep(2)
     result = stop_load(tag)
     print("broken release:", summary(result))

@@ -7,13 +7,10 @@ the order below, as an operator's deploys would.
 """
 
 import json
-import pathlib
-import shutil
 
-from conftest import assert_both_releases, host_output, name_of, recap, run_playbook, task_results
+from conftest import app_copy, assert_both_releases, host_output, name_of, recap, run_playbook, task_results
 from test_python_app import current_release, get, sql, status
 
-ROLE_APP = pathlib.Path(__file__).resolve().parents[3] / "roles" / "python_app" / "files" / "foobar_app"
 GIT = ["-e", "python_app_source=git", "-e", "python_app_git_repo=/srv/git/foobar.git"]
 
 
@@ -23,19 +20,6 @@ def previous_release(host):
 
 def rows(hosts):
     return {name_of(h): sql(h, "SELECT COUNT(*) FROM messages") for h in hosts}
-
-
-def _app_copy(tmp_path, version, broken=False, bad_migration=False):
-    dest = tmp_path / f"app-{version}"
-    shutil.copytree(ROLE_APP, dest)
-    init = dest / "foobar_app" / "__init__.py"
-    init.write_text(init.read_text().replace('"1.0.0"', f'"{version}"'))
-    if broken:
-        app = dest / "foobar_app" / "app.py"
-        app.write_text(app.read_text().replace("healthy = db.ping(self.config)", "healthy = False"))
-    if bad_migration:
-        (dest / "foobar_app" / "migrations" / "0099_broken.sql").write_text("ALTER TABLE no_such_table ADD COLUMN x INT;\n")
-    return dest
 
 
 def deploy(version, source_dir=None, extra=()):
@@ -58,7 +42,7 @@ def failed_on(proc, host):
 
 def test_deploy_new_version_keeps_rows(hosts, tmp_path):
     before = rows(hosts)
-    proc = deploy("1.1.0", _app_copy(tmp_path, "1.1.0"))
+    proc = deploy("1.1.0", app_copy(tmp_path, "1.1.0"))
     assert proc.returncode == 0, proc.stdout[-3000:]
     # Same pinned requirements: the new release links the venv 1.0.0 was built with, pip never ran.
     pip = task_results(proc.stdout, "Install the pinned requirements into the venv")
@@ -91,7 +75,7 @@ def test_broken_release_rolls_back_automatically(hosts, tmp_path):
         previous[name_of(host)] = previous_release(host)
         assert current_release(host) == "/srv/foobar/releases/1.0.0", name_of(host)
         assert previous[name_of(host)] == "/srv/foobar/releases/1.1.0", name_of(host)
-    proc = deploy("1.2.0-broken", _app_copy(tmp_path, "1.2.0-broken", broken=True),
+    proc = deploy("1.2.0-broken", app_copy(tmp_path, "1.2.0-broken", broken=True),
                   extra=["-e", "python_app_health_timeout=6"])
     assert proc.returncode != 0
     for host in hosts:
@@ -120,7 +104,7 @@ def test_rollback_after_a_failed_deploy_goes_to_the_release_before(hosts):
 def test_failed_migration_leaves_the_running_release_untouched(hosts, tmp_path):
     before = {name_of(h): current_release(h) for h in hosts}
     counts = rows(hosts)
-    proc = deploy("1.3.0-badmigration", _app_copy(tmp_path, "1.3.0-badmigration", bad_migration=True))
+    proc = deploy("1.3.0-badmigration", app_copy(tmp_path, "1.3.0-badmigration", bad_migration=True))
     assert proc.returncode != 0
     migrate = task_results(proc.stdout + proc.stderr, "Migrate | Run the migrations of the new release")
     for host in hosts:
@@ -152,7 +136,7 @@ def test_requirements_are_installed_by_the_app_user(hosts, tmp_path):
     for host in hosts:
         host.check_output("install -m 0600 /dev/null /root/root-only-requirements.txt"
                           " && echo 'PyMySQL==1.1.1' > /root/root-only-requirements.txt")
-    source = _app_copy(tmp_path, "1.4.0-rootreq")
+    source = app_copy(tmp_path, "1.4.0-rootreq")
     with open(source / "requirements.txt", "a", encoding="utf-8") as handle:
         handle.write("-r /root/root-only-requirements.txt\n")
     proc = deploy("1.4.0-rootreq", source)
