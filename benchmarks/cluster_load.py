@@ -11,7 +11,9 @@ every second request posts a row (POST /api/messages) and the ids the site answe
 kept: those rows were committed, and a check can look for each of them afterwards.
 
 Prints (and with --out writes) one JSON object: requests, failed, the failures with their times,
-the window from the first to the last failure, the app versions seen, the committed rows.
+the window from the first to the last failure, the app versions seen (and when each was first
+seen), the committed rows. A failed answer's reason carries the start of its body, which tells
+whether HAProxy, Apache or the app gave it.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import sys
 import time
 
 VERSION_RE = re.compile(r"app ([A-Za-z0-9._+-]+)</p>")
+TAG_RE = re.compile(r"<!?[^>]*>")
 MAX_DURATION = 600
 
 
@@ -63,7 +66,8 @@ def run(args):
     result_started = time.time()
     start = time.monotonic()
     interval = 1.0 / args.rate
-    result = {"requests": 0, "failed": 0, "failures": [], "versions": {}, "committed": [], "reads": 0, "writes": 0}
+    result = {"requests": 0, "failed": 0, "failures": [], "versions": {}, "committed": [], "reads": 0, "writes": 0,
+              "version_first_seen": {}}
     n = 0
     while True:
         now = time.monotonic() - start
@@ -86,9 +90,12 @@ def run(args):
                 ok = status == 200
                 match = VERSION_RE.search(text)
                 if ok and match:
-                    result["versions"][match.group(1)] = result["versions"].get(match.group(1), 0) + 1
+                    version = match.group(1)
+                    result["versions"][version] = result["versions"].get(version, 0) + 1
+                    result["version_first_seen"].setdefault(version, round(now, 3))
                 result["reads"] += 1
-            reason = f"HTTP {status}"
+            # The start of the body tells who answered: HAProxy's own page, Apache's or the app's.
+            reason = f"HTTP {status}" if ok else f"HTTP {status}: {' '.join(TAG_RE.sub(' ', text).split())[:120]}"
         except (OSError, http.client.HTTPException, ValueError) as exc:
             ok, reason = False, f"{type(exc).__name__}: {exc}"
         result["requests"] += 1

@@ -116,7 +116,26 @@ def failures_after(result, moment):
     return [f for f in result["failures"] if result["started"] + f["t"] > moment]
 
 
+def lb_events(result, margin=5):
+    """What HAProxy logged on each load balancer around the failed requests of a load result: server
+    state changes and answers no server gave (<NOSRV>), so that a failure says why it happened."""
+    if not result["failures"]:
+        return {}
+    since = int(result["started"] + result["failures"][0]["t"]) - margin
+    until = int(result["started"] + result["failures"][-1]["t"]) + margin
+    events = {}
+    for lb in LBS:
+        out = host(lb).run(f"journalctl -u haproxy -o short-precise --no-pager --since @{since} --until @{until}").stdout
+        lines = [line for line in out.splitlines()
+                 if "[WARNING]" not in line and ("Server " in line or "<NOSRV>" in line or " 50" in line)]
+        events[lb] = lines[:40]
+    return events
+
+
 def summary(result):
-    return {k: result[k] for k in ("requests", "failed", "failure_window", "versions", "seconds")} | {
-        "failures": result["failures"][:10]
-    }
+    brief = {k: result[k] for k in ("requests", "failed", "failure_window", "versions", "seconds")}
+    brief["first_seen"] = result.get("version_first_seen", {})
+    brief["failures"] = result["failures"][:10]
+    if result["failures"]:
+        brief["haproxy"] = lb_events(result)
+    return brief

@@ -2,14 +2,14 @@
 floating address, breaks one thing, counts the failed requests and puts the cluster back.
 
 Runs after test_cluster.py (pytest takes the files in name order). The order below is the order
-an operator would meet them: a node's Apache dies, the active load balancer dies, the database
+an operator would meet them: a node's Apache dies, a node's app stops, the active load balancer dies, the database
 writer dies, then a rolling deploy of a new release and a broken one.
 """
 
 import time
 
-from cluster import (DBS, LBS, WEBS, failures_after, host, sql, start_load, stop_load, summary, vip_holders,
-                     wait_servers_up, wait_synced)
+from cluster import (DBS, LBS, WEBS, failures_after, haproxy_servers, host, sql, start_load, stop_load, summary,
+                     vip_holders, wait_servers_up, wait_synced)
 from conftest import app_copy, host_output, recap, run_playbook
 
 def current_release(name):
@@ -29,6 +29,25 @@ def test_a_dead_web_node_costs_no_request_after_two_seconds():
     late = failures_after(result, killed + 2)
     print("apache killed:", summary(result))
     assert result["requests"] >= 150 and not late, summary(result)
+
+
+def test_a_web_node_whose_app_stops_costs_no_page_request():
+    # Apache on the node answers 503 until HAProxy's check takes the node out: HAProxy tries each of
+    # those GETs again on the other node (retry-on 503), so no visitor sees one.
+    wait_servers_up()
+    tag = start_load("app", duration=60)
+    time.sleep(2)
+    try:
+        host(WEBS[0]).check_output("systemctl stop foobar-app.socket foobar-app.service")
+        time.sleep(8)
+        result = stop_load(tag)
+        states = {lb: haproxy_servers(lb)[("foobar_webstack_web", WEBS[0])] for lb in LBS}
+    finally:
+        host(WEBS[0]).check_output("systemctl start foobar-app.socket")
+    wait_servers_up()
+    print("app stopped:", summary(result))
+    assert all(state.startswith("DOWN") for state in states.values()), states
+    assert result["requests"] >= 150 and result["failed"] == 0, summary(result)
 
 
 def test_the_floating_address_moves_when_the_active_haproxy_stops():
