@@ -1,10 +1,13 @@
 """Helpers of the cluster scenario's tests: its hosts, HAProxy's view, SQL on a node, the load loop."""
 
 import json
+import re
 import time
 
 from conftest import scenario_host
 
+# A line of HAProxy's HTTP log for an answer with a 5xx status.
+HTTP_5XX = re.compile(r" 5[0-9][0-9] ")
 VIP = "172.29.250.200"
 CLIENT_ADDRESS = "172.29.250.50"
 SITE = "www.foobar.com"
@@ -127,14 +130,14 @@ def lb_events(result, margin=5):
     for lb in LBS:
         out = host(lb).run(f"journalctl -u haproxy -o short-precise --no-pager --since @{since} --until @{until}").stdout
         lines = [line for line in out.splitlines()
-                 if "[WARNING]" not in line and ("Server " in line or "<NOSRV>" in line or " 50" in line)]
+                 if "[WARNING]" not in line and ("Server " in line or "<NOSRV>" in line or HTTP_5XX.search(line))]
         events[lb] = lines[:40]
     return events
 
 
 def summary(result):
     brief = {k: result[k] for k in ("requests", "failed", "failure_window", "versions", "seconds")}
-    brief["first_seen"] = result.get("version_first_seen", {})
+    brief["first_seen"] = result["version_first_seen"]
     brief["failures"] = result["failures"][:10]
     if result["failures"]:
         brief["haproxy"] = lb_events(result)

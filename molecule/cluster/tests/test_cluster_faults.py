@@ -2,8 +2,8 @@
 floating address, breaks one thing, counts the failed requests and puts the cluster back.
 
 Runs after test_cluster.py (pytest takes the files in name order). The order below is the order
-an operator would meet them: a node's Apache dies, a node's app stops, the active load balancer dies, the database
-writer dies, then a rolling deploy of a new release and a broken one.
+an operator would meet them: a node's Apache dies, a node's app stops, the active load balancer
+dies, the database writer dies, then a rolling deploy of a new release and a broken one.
 """
 
 import time
