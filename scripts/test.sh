@@ -75,7 +75,7 @@ scenario_result() {
 scenario_weight() {
   case $1 in
     cluster) echo 1000 ;; python_app) echo 600 ;; site) echo 320 ;; dns) echo 170 ;; linux_base) echo 200 ;; mysql) echo 140 ;;
-    apache) echo 90 ;; invalid) echo 110 ;;
+    apache) echo 90 ;; nginx) echo 100 ;; invalid) echo 110 ;;
     *) echo 30 ;;
   esac
 }
