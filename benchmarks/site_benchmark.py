@@ -4,6 +4,7 @@
     benchmarks/run.sh                  both parts
     benchmarks/run.sh converge         cold converge vs bare apt-get install, idempotent re-run
     benchmarks/run.sh throughput       wrk against the demo on loopback (brings the demo up if needed)
+    benchmarks/run.sh fronts           Apache and nginx side by side: same container, same app, same rows
 
 converge: two fresh containers from the same image (foobar-webstack/debian:<release>).
   1. site.yml converges the web host on one of them, cold (no apt cache, nothing installed);
@@ -16,6 +17,10 @@ throughput: wrk (Debian's package) from this machine to the demo's HTTPS port on
   www.foobar.com mapped to 127.0.0.1 in a private mount namespace (so SNI and Host are the site's
   name and this machine's /etc/hosts is left alone): a static file and the dynamic page (rows read
   from MariaDB). Each run is bounded in time; traffic goes only to 127.0.0.1.
+fronts: one fresh container (foobar-webstack/debian:<release>) with its HTTPS port published on
+  127.0.0.1 only; site.yml serves it with Apache, wrk measures the static file and the dynamic page,
+  then site.yml moves it to nginx (webstack_web_server: nginx, one run) and wrk measures the same
+  two again: the same image, app, rows and client, only the front differs. Printed side by side.
 
 Logs and a copy of the figures go to benchmarks/results/ (kept out of git and of the collection).
 """
@@ -35,7 +40,9 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 SITE = "www.foobar.com"
-BARE, CONVERGED = "webstack-bench-bare", "webstack-bench-site"
+BARE, CONVERGED, FRONTS = "webstack-bench-bare", "webstack-bench-site", "webstack-bench-fronts"
+# What wrk asks for: a file the front serves from the release, and the page the app builds from rows.
+WRK_PATHS = (("static file", "/static/style.css"), ("dynamic page", "/"))
 SYSTEMD_FLAGS = [
     "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN",
     "--security-opt", "seccomp=unconfined",
@@ -78,9 +85,10 @@ def recap(output):
     return totals
 
 
-def container(name, image):
+def container(name, image, publish=()):
     run(["docker", "rm", "-f", name], check=False)
-    run(["docker", "run", "-d", "--name", name, "--hostname", name, *SYSTEMD_FLAGS, image, "/lib/systemd/systemd"])
+    ports = [arg for spec in publish for arg in ("-p", spec)]
+    run(["docker", "run", "-d", "--name", name, "--hostname", name, *SYSTEMD_FLAGS, *ports, image, "/lib/systemd/systemd"])
     # systemd is up when is-system-running answers anything but "starting"/"initializing".
     for _ in range(60):
         state = run(["docker", "exec", name, "systemctl", "is-system-running"], check=False).stdout.strip()
@@ -94,7 +102,7 @@ def manual_packages(name):
     return set(run(["docker", "exec", name, "apt-mark", "showmanual"]).stdout.split())
 
 
-def write_inventory(directory):
+def write_inventory(directory, host=CONVERGED):
     inventory = {
         "all": {
             "vars": {
@@ -104,7 +112,7 @@ def write_inventory(directory):
                 "linux_base_domain": "foobar.com",
                 "linux_base_admin_users": [{"name": "bench", "ssh_keys": [BENCH_KEY]}],
             },
-            "children": {"web": {"hosts": {CONVERGED: {"linux_base_hostname": "web1"}}}},
+            "children": {"web": {"hosts": {host: {"linux_base_hostname": "web1"}}}},
         }
     }
     path = directory / "hosts.yml"
@@ -112,10 +120,14 @@ def write_inventory(directory):
     return path
 
 
+def ansible_env():
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
+                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+
+
 def bench_converge(args, stamp):
     image = f"foobar-webstack/debian:{args.release}"
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".collections"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    env = ansible_env()
     say(f"== converge: site.yml (web host: linux_base, mysql, apache, python_app) on {image}")
     try:
         container(CONVERGED, image)
@@ -163,34 +175,75 @@ def parse_wrk(output):
     return rps, p99, total, errors
 
 
-def bench_throughput(args, stamp):
-    port = int(os.environ.get("WEBSTACK_DEMO_HTTPS_PORT", "8443"))
+def ensure_wrk():
     if not shutil.which("wrk"):
         say("installing wrk (Debian package)")
         run(["apt-get", "install", "-y", "-qq", "wrk"], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+
+
+def wrk_figures(args, stamp, port, tag):
+    """wrk against https://SITE:port on 127.0.0.1 for WRK_PATHS: {label: (rps, p99, total, errors)}."""
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        hosts = pathlib.Path(tmp) / "hosts"
+        hosts.write_text(pathlib.Path("/etc/hosts").read_text() + f"\n127.0.0.1 {SITE}\n")
+        for label, path in WRK_PATHS:
+            url = f"https://{SITE}:{port}{path}"
+            wrk = (f"mount --bind {hosts} /etc/hosts && exec wrk -t{args.threads} -c{args.connections} "
+                   f"-d{args.duration}s --timeout 5s --latency {url}")
+            run(["unshare", "-m", "sh", "-c", wrk.replace(f"-d{args.duration}s", "-d2s")])  # warm-up
+            out = run(["unshare", "-m", "sh", "-c", wrk], timeout=args.duration + 60).stdout
+            (RESULTS / f"{stamp}-wrk-{tag}-{'static' if path != '/' else 'dynamic'}.log").write_text(out)
+            figures[label] = parse_wrk(out)
+    return figures
+
+
+def bench_fronts(args, stamp):
+    image = f"foobar-webstack/debian:{args.release}"
+    port = args.fronts_port
+    ensure_wrk()
+    say(f"== fronts: site.yml with Apache, then with nginx, on one {image} container (same app, same rows); "
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s to https://{SITE}:{port} on 127.0.0.1")
+    figures = {}
+    try:
+        container(FRONTS, image, publish=[f"127.0.0.1:{port}:443"])
+        with tempfile.TemporaryDirectory() as tmp:
+            inventory = write_inventory(pathlib.Path(tmp), FRONTS)
+            for front in ("apache", "nginx"):
+                playbook = ["ansible-playbook", "-i", str(inventory), str(ROOT / "site.yml"), "-e", f"webstack_web_server={front}"]
+                elapsed, _ = timed(playbook, RESULTS / f"{stamp}-fronts-{front}.log", env=ansible_env(), cwd=ROOT)
+                say(f"site.yml with webstack_web_server={front}: {elapsed:.1f} s")
+                figures[front] = wrk_figures(args, stamp, port, front)
+    finally:
+        if not args.keep:
+            run(["docker", "rm", "-f", FRONTS], check=False)
+    say(f"{'':14}{'Apache 2.4 (event MPM)':>36}{'nginx':>36}")
+    for label, path in WRK_PATHS:
+        cells = []
+        for front in ("apache", "nginx"):
+            rps, p99, total, errors = figures[front][label]
+            cells.append(f"{rps:9.1f} req/s p99 {p99 * 1000:6.1f} ms ({errors} err)")
+        say(f"{label + ' ' + path:14}" + "".join(f"{cell:>36}" for cell in cells))
+    (RESULTS / f"{stamp}-fronts.json").write_text(json.dumps(figures, indent=2))
+
+
+def bench_throughput(args, stamp):
+    port = int(os.environ.get("WEBSTACK_DEMO_HTTPS_PORT", "8443"))
+    ensure_wrk()
     running = run(["docker", "inspect", "-f", "{{.State.Running}}", "webstack-demo-web"], check=False).stdout.strip()
     if running != "true":
         say("the demo is not up: running scripts/demo.sh")
         run([str(ROOT / "scripts" / "demo.sh")], timeout=3600)
     say(f"== throughput: wrk -t{args.threads} -c{args.connections} -d{args.duration}s against the demo "
         f"(https://{SITE}:{port} on 127.0.0.1; Apache event MPM, gunicorn gthread behind it)")
-    with tempfile.TemporaryDirectory() as tmp:
-        hosts = pathlib.Path(tmp) / "hosts"
-        hosts.write_text(pathlib.Path("/etc/hosts").read_text() + f"\n127.0.0.1 {SITE}\n")
-        for label, path in (("static file", "/static/style.css"), ("dynamic page", "/")):
-            url = f"https://{SITE}:{port}{path}"
-            wrk = (f"mount --bind {hosts} /etc/hosts && exec wrk -t{args.threads} -c{args.connections} "
-                   f"-d{args.duration}s --timeout 5s --latency {url}")
-            run(["unshare", "-m", "sh", "-c", wrk.replace(f"-d{args.duration}s", "-d2s")])  # warm-up
-            out = run(["unshare", "-m", "sh", "-c", wrk], timeout=args.duration + 60).stdout
-            (RESULTS / f"{stamp}-wrk-{'static' if path != '/' else 'dynamic'}.log").write_text(out)
-            rps, p99, total, errors = parse_wrk(out)
-            say(f"{label:13} {path:18} {rps:9.1f} req/s   p99 {p99 * 1000:7.1f} ms   {total} requests, {errors} errors")
+    for (label, path), (rps, p99, total, errors) in zip(WRK_PATHS, wrk_figures(args, stamp, port, "demo").values()):
+        say(f"{label:13} {path:18} {rps:9.1f} req/s   p99 {p99 * 1000:7.1f} ms   {total} requests, {errors} errors")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("part", nargs="?", choices=["all", "converge", "throughput"], default="all")
+    parser.add_argument("part", nargs="?", choices=["all", "converge", "throughput", "fronts"], default="all")
+    parser.add_argument("--fronts-port", type=int, default=9543, help="loopback port of the fronts container's HTTPS")
     parser.add_argument("--release", default="bookworm", choices=["bookworm", "trixie"])
     parser.add_argument("--keep", action="store_true", help="keep the benchmark containers")
     parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk run (at most 120)")
@@ -205,6 +258,8 @@ def main():
         bench_converge(args, stamp)
     if args.part in ("all", "throughput"):
         bench_throughput(args, stamp)
+    if args.part in ("all", "fronts"):
+        bench_fronts(args, stamp)
     (RESULTS / f"{stamp}-figures.txt").write_text("\n".join(lines_out) + "\n")
 
 

@@ -70,5 +70,7 @@ The foobar.webstack demo is up (site.yml converged in ${converge} s).
   Containers:  webstack-demo-web (web1: Apache, MariaDB, the app), webstack-demo-dns (ns1: BIND)
   Shell:       docker exec -it webstack-demo-web bash
   Roll back:   ansible-playbook -i inventory/demo/hosts.yml playbooks/rollback.yml
+  nginx:       ansible-playbook -i inventory/demo/hosts.yml site.yml -e webstack_web_server=nginx
+               (moves the front from Apache to nginx in one run; the rows stay)
   Tear down:   scripts/demo.sh --destroy
 EOT

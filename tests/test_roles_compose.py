@@ -38,7 +38,8 @@ def internal_constants(role):
         if not isinstance(value, str) or "{{" in value or "{%" in value:
             continue
         kind = re.search(r"_(service|user|group|socket|command|configtest|check)$", key)
-        if (value.startswith("/") and len(value) > 5) or (kind and len(value) >= 5):
+        # A path, not a pattern that happens to start with a slash (a URL regex both fronts share).
+        if (re.fullmatch(r"/[\w./@+-]{5,}", value)) or (kind and len(value) >= 5):
             found[key] = value
     return found
 
@@ -63,8 +64,9 @@ def test_role_retypes_no_internal_constant_of_another_role(role):
         if other == role:
             continue
         for key, value in internal_constants(other).items():
-            # A shared directory of the collection (/etc/foobar-webstack) is no single role's.
-            if value.rstrip("/") in ("/etc/foobar-webstack",):
+            # A shared directory of the collection (/etc/foobar-webstack, and the certificates both fronts
+            # use, /etc/ssl/foobar-webstack) and Debian's web server user are no single role's.
+            if value.rstrip("/") in ("/etc/foobar-webstack", "/etc/ssl/foobar-webstack", "www-data"):
                 continue
             for path, text in texts.items():
                 if re.search(r"(?<![\w/.-])" + re.escape(value) + r"(?![\w/-])", text):

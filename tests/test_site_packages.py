@@ -1,5 +1,6 @@
 """playbooks/site.yml installs the web roles' packages in one apt transaction: its list must stay
-equal to what the roles themselves install (mysql, apache with a self-signed certificate, python_app)."""
+equal to what the roles themselves install (mysql, the front, apache or nginx, with a self-signed
+certificate, python_app)."""
 
 import pathlib
 import re
@@ -17,10 +18,12 @@ def site_web_packages():
     plays = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text(encoding="utf-8"))
     (play,) = [p for p in plays if "__site_web_packages" in p.get("vars", {})]
     expression = play["vars"]["__site_web_packages"]
-    return [name for name in re.findall(r"'([a-z0-9][a-z0-9.+-]+)'", expression)]
+    # The quoted names, without the keys of the fronts' packages ('nginx': [...]) and lookup('vars', ...).
+    return re.findall(r"(?<!lookup\()'([a-z0-9][a-z0-9.+-]+)'(?!:)", expression)
 
 
 def test_site_installs_exactly_the_web_roles_packages():
     wanted = (role_vars("mysql")["__mysql_packages"] + role_vars("apache")["__apache_packages"]
-              + role_vars("apache")["__apache_selfsigned_packages"] + role_vars("python_app")["__python_app_packages"])
+              + role_vars("apache")["__apache_selfsigned_packages"] + role_vars("nginx")["__nginx_packages"]
+              + role_vars("nginx")["__nginx_selfsigned_packages"] + role_vars("python_app")["__python_app_packages"])
     assert sorted(set(site_web_packages())) == sorted(set(wanted))

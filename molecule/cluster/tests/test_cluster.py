@@ -58,11 +58,29 @@ def test_http2_and_tls12_plus_on_the_floating_address():
     assert old.rc != 0, "TLS 1.1 was accepted"
 
 
+def test_the_web_nodes_serve_the_app_behind_either_front():
+    """web1 runs Apache, web2 nginx (webstack_web_server): each node's front serves the app's page
+    with the site's headers, asked by a load balancer (the only peer the nodes' firewalls let in)."""
+    for web, unit, server in zip(WEBS, ("apache2", "nginx"), ("Apache", "nginx")):
+        assert host(web).service(unit).is_running, f"{unit} does not run on {web}"
+        address = host(web).check_output("hostname -I").split()[0]
+        out = host(LBS[0]).check_output(f"curl -ksS --max-time 10 -D - --resolve {SITE}:443:{address} https://{SITE}/")
+        head, _, body = out.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+        assert lines[0].split()[1] == "200", head
+        assert headers.get("server") == server and headers.get("x-content-type-options") == "nosniff", head
+        assert "foobar guestbook" in body, body[:500]
+
+
 def test_the_app_sees_the_client_address():
     answer = json.loads(host(CLIENT).check_output(f"{THROUGH_VIP}/api/client"))
     assert answer == {"address": CLIENT_ADDRESS, "https": True}, answer
-    # Apache logs the client and the load balancer it came through.
-    logs = "".join(host(web).run(f"tail -n 50 /var/log/apache2/{SITE}-access.log").stdout for web in WEBS)
+    # The front (Apache on web1, nginx on web2) logs the client and the load balancer it came through.
+    logs = "".join(
+        host(web).run(f"tail -q -n 50 /var/log/{front}/{SITE}-access.log").stdout
+        for web, front in zip(WEBS, ("apache2", "nginx"))
+    )
     assert re.search(rf"^{re.escape(CLIENT_ADDRESS)} .* via=172\.29\.250\.1[12]$", logs, re.M), logs[-2000:]
 
 

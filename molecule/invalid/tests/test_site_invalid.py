@@ -22,6 +22,11 @@ CASES = [
     ({"mysql_users": [{"name": "app"}]}, 'no password for "app"'),
     ({"linux_base_firewall_allowed_tcp_ports": [70000]}, "linux_base_firewall_allowed_tcp_ports"),
     ({"dns_record_ttl": -1}, "dns_record_ttl"),
+    # The front: an unknown one, and nginx's own checks when it is the front.
+    ({"webstack_web_server": "lighttpd"}, "webstack_web_server 'lighttpd' is not a front"),
+    ({"nginx_tls_cert_path": "/etc/ssl/certs/site.pem", "webstack_web_server": "nginx"}, "nginx_tls_cert_path with nginx_tls_key_path"),
+    ({"nginx_https_port": 70000, "webstack_web_server": "nginx"}, "nginx_https_port (70000)"),
+    ({"nginx_server_name": "localhost", "webstack_web_server": "nginx"}, "nginx_server_name 'localhost' is not a valid domain"),
 ]
 
 

@@ -1,11 +1,12 @@
 """The whole stack from site.yml, checked the way a visitor meets it.
 
 The controller asks the scenario's DNS container for www.foobar.com, then speaks HTTPS to the
-address it got, with the site's name for SNI and Host: DNS record, Apache, the app and MariaDB in
-one path. Traffic goes only to the scenario's own two containers.
+address it got, with the site's name for SNI and Host: DNS record, the front (nginx here), the app
+and MariaDB in one path. Traffic goes only to the scenario's own two containers.
 
-side_effect.yml signed the guestbook and restarted Apache and MariaDB before the second run of
-site.yml (Molecule's idempotence step, which allows no change); the marker row must still be there.
+prepare.yml ran the site with Apache and signed the guestbook; converge moved it to nginx.
+side_effect.yml signed it again and restarted nginx and MariaDB before the second run of site.yml
+(Molecule's idempotence step, which allows no change); both marker rows must still be there.
 """
 
 import http.client
@@ -83,10 +84,25 @@ def sql(web, query):
 
 
 def test_services_run(web, ns):
-    for unit in ("apache2", "mariadb", "foobar-app.socket", "ssh"):
+    for unit in ("nginx", "mariadb", "foobar-app.socket", "ssh"):
         assert_running(web, unit)
     for unit in ("named", "ssh"):
         assert_running(ns, unit)
+
+
+def test_the_move_from_apache_to_nginx_freed_the_ports_and_lost_nothing(web):
+    """prepare.yml served the site with Apache; one run of site.yml with webstack_web_server: nginx
+    moved it: Apache stopped, disabled and off the ports, still installed with its configuration,
+    nginx on 80 and 443, and the row signed through Apache still there."""
+    apache = web.service("apache2")
+    assert not apache.is_running and not apache.is_enabled
+    assert web.package("apache2").is_installed and web.file("/etc/apache2/sites-available/foobar-webstack.conf").exists
+    for port in (80, 443):
+        listening = web.check_output(f"ss -Hltnp 'sport = :{port}'")
+        assert '(("nginx"' in listening and "apache2" not in listening, listening
+    marker = web.file("/root/site_marker_apache").content_string.strip()
+    assert marker.startswith("survivor ")
+    assert sql(web, f"SELECT COUNT(*) FROM messages WHERE message = '{marker}'") == "1"
 
 
 def test_hosts_are_based(web, ns):
@@ -102,7 +118,8 @@ def test_hosts_are_based(web, ns):
     assert re.search(r"tcp dport 53 accept", rulesets["ns"]), rulesets["ns"]
     assert re.search(r"udp dport 53 accept", rulesets["ns"]), rulesets["ns"]
     assert not re.search(r"dport \{ 80, 443 \}", rulesets["ns"]), rulesets["ns"]
-    assert web.file("/etc/foobar-webstack/nftables.d/50-apache.nft").exists
+    assert web.file("/etc/foobar-webstack/nftables.d/50-nginx.nft").exists
+    assert not web.file("/etc/foobar-webstack/nftables.d/50-apache.nft").exists  # retired with Apache
     assert ns.file("/etc/foobar-webstack/nftables.d/50-dns_server.nft").exists
 
 
@@ -118,8 +135,8 @@ def test_page_through_dns_shows_rows_from_the_database(web, ns_ip):
     status, headers, body = request(address)
     assert status == 200, body[:500]
     assert "foobar guestbook" in body and marker in body
-    # Neither a version nor the backend: Apache says "Apache", the app's own Server header is dropped.
-    assert headers.get("server", "Apache") == "Apache", headers
+    # Neither a version nor the backend: nginx says "nginx", the app's own Server header is dropped.
+    assert headers.get("server") == "nginx", headers
 
 
 def test_guestbook_row_survived_restarts_and_the_second_run(web, ns_ip):
@@ -156,7 +173,7 @@ def test_hidden_files_are_not_served(web_ip):
 def test_app_config_is_private(web):
     config = web.file("/etc/foobar-app/app.ini")
     assert config.user == "root" and config.group == "foobar" and config.mode == 0o640
-    assert not re.search(r"password\s*=", web.check_output("cat /etc/apache2/foobar-webstack/*.d/*.conf"))
+    assert not re.search(r"password\s*=", web.check_output("cat /etc/nginx/foobar-webstack/*.d/*.conf"))
 
 
 def test_no_secret_or_config_in_the_hosts_journals(web, ns):
