@@ -2,8 +2,11 @@
 what is nginx's own: the HTTP/2 syntax of each release, the workers, the body limit, the checked
 hook that refuses a broken snippet while the site keeps serving."""
 
+import json
+
 import pytest
 
+from conftest import name_of, recap, run_playbook
 from front_promises import *  # noqa: F401,F403  (the shared tests are collected from here)
 from front_promises import CURL, SITE, request
 
@@ -86,3 +89,23 @@ def test_checker_refuses_a_broken_snippet_and_the_site_keeps_serving(host):
     assert host.check_output("cat /run/nginx.pid") == master
     status, _, body = request(host, f"https://{SITE}/app/hello.txt")
     assert status == 200 and body == "hello from the backend\n"
+
+
+def test_broken_extra_config_is_refused_and_the_site_keeps_serving(host):
+    """The role itself: a broken nginx_server_extra_config fails the run with nginx's reason, is not
+    written, nginx is not reloaded, and the site serves its running configuration."""
+    extra = f"{HOOK}/10-nginx-server-extra.conf"
+    before = host.file(extra).content_string
+    master = host.check_output("cat /run/nginx.pid")
+    proc = run_playbook(
+        "converge.yml", "-e", json.dumps({"nginx_server_extra_config": "no_such_directive on;"}), limit=name_of(host)
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-3000:]
+    assert "nginx_server_extra_config was rejected" in output, output[-3000:]
+    assert "unknown directive" in output and "no_such_directive" in output, output[-3000:]
+    assert recap(proc.stdout)[name_of(host)]["failed"] == 1
+    assert host.file(extra).content_string == before
+    assert host.check_output("cat /run/nginx.pid") == master
+    _, headers, _ = request(host, f"https://{SITE}/")
+    assert headers.get("x-webstack-extra") == ["nginx_server_extra_config"]
