@@ -217,13 +217,13 @@ def bench_fronts(args, stamp):
     finally:
         if not args.keep:
             run(["docker", "rm", "-f", FRONTS], check=False)
-    say(f"{'':14}{'Apache 2.4 (event MPM)':>36}{'nginx':>36}")
+    say(f"{'':32}{'Apache 2.4 (event MPM)':>38}{'nginx':>38}")
     for label, path in WRK_PATHS:
         cells = []
         for front in ("apache", "nginx"):
             rps, p99, total, errors = figures[front][label]
-            cells.append(f"{rps:9.1f} req/s p99 {p99 * 1000:6.1f} ms ({errors} err)")
-        say(f"{label + ' ' + path:14}" + "".join(f"{cell:>36}" for cell in cells))
+            cells.append(f"{rps:9.1f} req/s  p99 {p99 * 1000:6.1f} ms  {errors} err")
+        say(f"{label + ' ' + path:32}" + "".join(f"{cell:>38}" for cell in cells))
     (RESULTS / f"{stamp}-fronts.json").write_text(json.dumps(figures, indent=2))
 
 
