@@ -7,6 +7,7 @@ request rules (CSRF, limits, escaping, status codes) fast and without containers
 import io
 import json
 import pathlib
+import re
 import sys
 from datetime import datetime
 from urllib.parse import urlencode
@@ -88,19 +89,38 @@ def test_page_sets_csrf_cookie_and_lists_rows_escaped(client):
 
 def test_form_post_needs_the_matching_token(client):
     nonce = "a" * 32
-    good = appmod.csrf_token(client.secret, nonce)
+    good = appmod.mask_token(appmod.csrf_token(client.secret, nonce))
     form = urlencode({"csrf_token": good, "name": "Al", "message": "hi"}).encode()
     assert client("POST", "/", form, cookie=f"foobar_csrf={nonce}")["status"] == 303
-    bad = urlencode({"csrf_token": "0" * 64, "name": "Al", "message": "hi"}).encode()
-    assert client("POST", "/", bad, cookie=f"foobar_csrf={nonce}")["status"] == 403
+    for wrong in ("0" * 128, "0" * 64, "zz" * 64, "", appmod.mask_token(appmod.csrf_token(client.secret, "c" * 32))):
+        bad = urlencode({"csrf_token": wrong, "name": "Al", "message": "hi"}).encode()
+        assert client("POST", "/", bad, cookie=f"foobar_csrf={nonce}")["status"] == 403, wrong
     assert client("POST", "/", form)["status"] == 403  # no cookie
     assert [r["message"] for r in client.db.rows] == ["hi"]
+
+
+def test_every_page_masks_the_token_anew_and_never_shows_it_raw(client):
+    """BREACH: the compressed page shows the token next to what visitors wrote; with a fresh pad per
+    answer its bytes differ every time, so the compressed length tells nothing about it."""
+    nonce = "d" * 32
+    raw = appmod.csrf_token(client.secret, nonce)
+    tokens = []
+    for _ in range(3):
+        body = client("GET", "/", cookie=f"foobar_csrf={nonce}")["body"]
+        assert raw not in body
+        tokens.append(re.search(r'name="csrf_token" value="([0-9a-f]{128})"', body).group(1))
+    assert len(set(tokens)) == 3
+    for token in tokens:
+        assert appmod.unmask_token(token) == raw
+        form = urlencode({"csrf_token": token, "name": "Al", "message": "masked"}).encode()
+        assert client("POST", "/", form, cookie=f"foobar_csrf={nonce}")["status"] == 303
 
 
 def test_an_odd_cookie_of_another_app_does_not_break_the_form(client):
     """SimpleCookie gave up at x={"a":1} and the form answered 403 to everyone who had that cookie."""
     nonce = "b" * 32
-    form = urlencode({"csrf_token": appmod.csrf_token(client.secret, nonce), "name": "Al", "message": "odd"}).encode()
+    form = urlencode({"csrf_token": appmod.mask_token(appmod.csrf_token(client.secret, nonce)), "name": "Al",
+                      "message": "odd"}).encode()
     for cookie in (f'x={{"a":1}}; foobar_csrf={nonce}', f'foobar_csrf={nonce}; x={{"a":1}}',
                    f'junk; =x; a b=c; foobar_csrf="{nonce}"'):
         assert client("POST", "/", form, cookie=cookie)["status"] == 303, cookie
@@ -113,7 +133,8 @@ def test_csrf_cookie_is_host_prefixed_over_https(client):
     assert set_cookie.startswith("__Host-foobar_csrf=") and "; Secure" in set_cookie and "Path=/" in set_cookie
     assert "Domain" not in set_cookie
     nonce = set_cookie.split("=", 1)[1].split(";", 1)[0]
-    form = urlencode({"csrf_token": appmod.csrf_token(client.secret, nonce), "name": "Al", "message": "tls"}).encode()
+    form = urlencode({"csrf_token": appmod.mask_token(appmod.csrf_token(client.secret, nonce)), "name": "Al",
+                      "message": "tls"}).encode()
     assert client("POST", "/", form, cookie=f"__Host-foobar_csrf={nonce}", https=True)["status"] == 303
     # Over HTTPS the unprefixed cookie (settable by any host of the domain) is not accepted.
     assert client("POST", "/", form, cookie=f"foobar_csrf={nonce}", https=True)["status"] == 403

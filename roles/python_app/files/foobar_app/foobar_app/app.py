@@ -81,7 +81,29 @@ def client_address(environ):
 
 
 def csrf_token(secret, nonce):
+    """The visitor's token: an HMAC of their cookie's nonce with the app's secret (hex)."""
     return hmac.new(secret, nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def mask_token(token):
+    """The token as a page carries it: a fresh random pad, then the token XOR the pad (hex). Each
+    answer carries other bytes, so a compressed page that also shows what visitors wrote leaks
+    nothing of the token through its compressed length (BREACH); static files stay compressed."""
+    raw = bytes.fromhex(token)
+    pad = secrets.token_bytes(len(raw))
+    return (pad + bytes(a ^ b for a, b in zip(raw, pad))).hex()
+
+
+def unmask_token(sent):
+    """The token a form sent masked (mask_token), or "" for anything else."""
+    try:
+        data = bytes.fromhex(sent)
+    except ValueError:
+        return ""
+    if len(data) != 2 * hashlib.sha256().digest_size:
+        return ""
+    half = len(data) // 2
+    return bytes(a ^ b for a, b in zip(data[half:], data[:half])).hex()
 
 
 def validate(name, message):
@@ -141,7 +163,7 @@ class App:
             f'<p>{html.escape(row["message"])}</p></li>'
             for row in rows
         )
-        token = csrf_token(self.config.secret_key, nonce)
+        token = mask_token(csrf_token(self.config.secret_key, nonce))
         err = f'<p class="error">{html.escape(error)}</p>' if error else ""
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>foobar guestbook</title>
@@ -178,7 +200,8 @@ class App:
             raise HttpError(405, "method not allowed")
         form = parse_qs(self.read_body(environ).decode("utf-8", "replace"), keep_blank_values=True)
         sent = form.get("csrf_token", [""])[0]
-        if cookie_name not in cookies or not hmac.compare_digest(sent, csrf_token(self.config.secret_key, nonce)):
+        expected = csrf_token(self.config.secret_key, nonce)
+        if cookie_name not in cookies or not hmac.compare_digest(unmask_token(sent), expected):
             raise HttpError(403, "missing or invalid CSRF token")
         name, message = validate(form.get("name", [""])[0], form.get("message", [""])[0])
         db.add_message(self.config, name, message)
